@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs everything into the project folder (no root needed): Python virtual environment in
+# .venv, npm packages in node_modules, then builds the companion server and the labextension
+# and installs the Python package (prebuilt extension + jupyter-server-proxy entry point).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/pip install --quiet --upgrade pip
+.venv/bin/pip install --quiet -r requirements-dev.txt
+
+npm ci --no-audit --no-fund
+npm run build:prod
+.venv/bin/pip install --quiet --no-build-isolation -e .

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs everything the tests need, then runs every test suite; prints one summary line.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install.sh || exit 1
+
+status=0
+run() {
+  echo "== $*"
+  "$@" || status=1
+}
+run npm run typecheck
+run npm run lint
+run npm run test:server
+run .venv/bin/pytest -c test/python/pytest.ini test/python
+if [ -f test/ui/playwright.config.ts ]; then
+  run npm run test:ui
+fi
+exit $status
