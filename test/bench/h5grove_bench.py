@@ -1,0 +1,158 @@
+"""Benchmark: our companion server against h5grove 4 (Tornado) on the same files, in one run.
+
+    .venv/bin/python test/bench/h5grove_bench.py [--frames 100] [--workdir DIR]
+
+Generates a Pilatus-2M-size gzip stack (FRAMES x 1679 x 1475 int32, one chunk per frame) and a
+group with 20,000 members, starts both servers on loopback, and prints latencies and the ratio
+ours / h5grove for: a cold frame (first read by that server), warm frames (the same and the next
+frames again, as when a user scrubs the slice slider), a cross-section touching every chunk
+(`:,800,:`) and /meta of the 20k group. Targets (issue 2): cold <= 1.0, warm <= 0.2,
+cross-section <= 0.5, 20k /meta < 0.5 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+BUNDLE = ROOT / "jupyterlab_nexus" / "server" / "nexus-server.mjs"
+SHAPE = (1679, 1475)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_files(folder: Path, frames: int) -> None:
+    stack = folder / "pilatus_stack.h5"
+    if not stack.exists():
+        rng = np.random.default_rng(1)
+        # Detector-like counts: mostly low Poisson background, compressible like real frames.
+        background = rng.poisson(3.0, size=SHAPE).astype(np.int32)
+        with h5py.File(stack, "w") as f:
+            d = f.create_dataset(
+                "entry/data/data", shape=(frames, *SHAPE), dtype="<i4", chunks=(1, *SHAPE), compression="gzip"
+            )
+            for z in range(frames):
+                d[z] = np.roll(background, z * 7, axis=1) + z
+            print(f"  wrote {stack} ({stack.stat().st_size / 1e6:.0f} MB)", file=sys.stderr)
+    group = folder / "group_20k.h5"
+    if not group.exists():
+        with h5py.File(group, "w") as f:
+            g = f.create_group("many")
+            for i in range(20_000):
+                g[f"item_{i:05d}"] = i
+            print(f"  wrote {group}", file=sys.stderr)
+
+
+class Server:
+    def __init__(self, name: str, cmd: list[str], env: dict[str, str], base: str, headers: dict[str, str]):
+        self.name, self.base, self.headers = name, base, headers
+        self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                requests.get(base + "/", headers=headers, timeout=1)
+                return
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        raise RuntimeError(f"{name} did not start")
+
+    def timed(self, endpoint: str, **params: str) -> float:
+        start = time.perf_counter()
+        r = requests.get(f"{self.base}/{endpoint}", params=params, headers=self.headers, timeout=300)
+        elapsed = time.perf_counter() - start
+        r.raise_for_status()
+        return elapsed
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+def start_servers(folder: Path) -> tuple[Server, Server]:
+    token = secrets.token_hex(16)
+    ours_port, theirs_port = free_port(), free_port()
+    ours = Server(
+        "ours",
+        ["node", str(BUNDLE), "--root", str(folder), "--port", str(ours_port)],
+        {**os.environ, "NEXUS_SERVER_TOKEN": token},
+        f"http://127.0.0.1:{ours_port}",
+        {"Authorization": f"token {token}"},
+    )
+    app = (
+        "import sys, tornado.web, tornado.ioloop\n"
+        "from h5grove.tornado_utils import get_handlers\n"
+        "app = tornado.web.Application(get_handlers(sys.argv[1]))\n"
+        "app.listen(int(sys.argv[2]), address='127.0.0.1')\n"
+        "tornado.ioloop.IOLoop.current().start()\n"
+    )
+    theirs = Server(
+        "h5grove",
+        [sys.executable, "-c", app, str(folder), str(theirs_port)],
+        dict(os.environ),
+        f"http://127.0.0.1:{theirs_port}",
+        {},
+    )
+    return ours, theirs
+
+
+def measure(server: Server, frames: int) -> dict[str, float]:
+    stack = {"file": "pilatus_stack.h5", "path": "/entry/data/data", "format": "bin", "dtype": "safe"}
+    server.timed("meta", file="pilatus_stack.h5", path="/entry/data/data")  # open the file once
+    cold = [server.timed("data", selection=f"{z},:,:", **stack) for z in range(0, 10)]
+    warm = [server.timed("data", selection=f"{z},:,:", **stack) for _ in range(3) for z in range(0, 10)]
+    cross = [server.timed("data", selection=":,800,:", **stack) for _ in range(2)]
+    meta = [server.timed("meta", file="group_20k.h5", path="/many") for _ in range(3)]
+    return {
+        "cold frame": statistics.median(cold),
+        "warm frame": statistics.median(warm),
+        "cross-section :,800,: (first)": cross[0],
+        "cross-section :,800,: (again)": cross[1],
+        "/meta 20k group": statistics.median(meta),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=100)
+    parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "nexus-bench")
+    args = parser.parse_args()
+    if not BUNDLE.exists():
+        sys.exit(f"{BUNDLE} is missing: run `npm run build:server` first")
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    make_files(args.workdir, args.frames)
+
+    ours, theirs = start_servers(args.workdir)
+    try:
+        theirs_times = measure(theirs, args.frames)
+        ours_times = measure(ours, args.frames)
+    finally:
+        ours.stop()
+        theirs.stop()
+
+    targets = {"cold frame": 1.0, "warm frame": 0.2, "cross-section :,800,: (first)": 0.5}
+    print(f"{'measure':34} {'ours (s)':>10} {'h5grove (s)':>12} {'ratio':>7}  target")
+    for key, ours_s in ours_times.items():
+        ratio = ours_s / theirs_times[key]
+        target = f"<= {targets[key]}" if key in targets else ("< 0.5 s" if "20k" in key else "")
+        print(f"{key:34} {ours_s:10.4f} {theirs_times[key]:12.4f} {ratio:7.3f}  {target}")
+
+
+if __name__ == "__main__":
+    main()
