@@ -1,0 +1,219 @@
+import {
+  ILayoutRestorer,
+  type JupyterFrontEnd,
+  type JupyterFrontEndPlugin
+} from '@jupyterlab/application';
+import { ICommandPalette, WidgetTracker } from '@jupyterlab/apputils';
+import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
+import { INotebookTracker } from '@jupyterlab/notebook';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { ITranslator, nullTranslator } from '@jupyterlab/translation';
+import { LabIcon } from '@jupyterlab/ui-components';
+
+import {
+  CommandIDs,
+  FACTORY,
+  FILE_EXTENSIONS,
+  FILE_TYPE,
+  MODEL_FACTORY,
+  PLUGIN_ID,
+  type INexusSettings
+} from './tokens';
+import { NexusWidgetFactory, NoContentModelFactory, type NexusDocument } from './browser/widget';
+import { h5pyCode, insertCodeCell } from './browser/insertCode';
+
+const nexusIcon = new LabIcon({
+  name: 'jupyterlab-nexus:file',
+  svgstr:
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24"><g class="jp-icon3" fill="#616161">' +
+    '<path d="M6 2h9l5 5v15H6z" fill-opacity=".25"/>' +
+    '<path d="M8 17V9h1.6l3.4 5.2V9h1.6v8h-1.6L9.6 11.8V17z"/></g></svg>'
+});
+
+const DEFAULT_SETTINGS: INexusSettings = {
+  openByDefault: true,
+  maxSlabSize: 16777216
+};
+
+const plugin: JupyterFrontEndPlugin<void> = {
+  id: PLUGIN_ID,
+  description: 'NeXus/HDF5 viewer (H5Web) served by the jupyterlab-nexus companion server.',
+  autoStart: true,
+  optional: [
+    ISettingRegistry,
+    ITranslator,
+    ICommandPalette,
+    ILayoutRestorer,
+    IDefaultFileBrowser,
+    INotebookTracker
+  ],
+  activate: async (
+    app: JupyterFrontEnd,
+    settingRegistry: ISettingRegistry | null,
+    translator: ITranslator | null,
+    palette: ICommandPalette | null,
+    restorer: ILayoutRestorer | null,
+    fileBrowser: IDefaultFileBrowser | null,
+    notebooks: INotebookTracker | null
+  ): Promise<void> => {
+    const trans = (translator ?? nullTranslator).load('jupyterlab_nexus');
+    const { commands, docRegistry } = app;
+    const serverSettings = app.serviceManager.serverSettings;
+
+    const settings: INexusSettings = { ...DEFAULT_SETTINGS };
+    if (settingRegistry) {
+      try {
+        const setting = await settingRegistry.load(PLUGIN_ID);
+        const read = () => {
+          settings.openByDefault = setting.get('openByDefault').composite as boolean;
+          settings.maxSlabSize = setting.get('maxSlabSize').composite as number;
+        };
+        read();
+        setting.changed.connect(read);
+      } catch (reason) {
+        console.warn(`${PLUGIN_ID}: could not load settings`, reason);
+      }
+    }
+
+    docRegistry.addFileType({
+      name: FILE_TYPE,
+      displayName: trans.__('NeXus/HDF5 file'),
+      extensions: FILE_EXTENSIONS,
+      mimeTypes: ['application/x-hdf5', 'application/x-nexus'],
+      contentType: 'file',
+      fileFormat: null,
+      icon: nexusIcon
+    });
+    docRegistry.addModelFactory(new NoContentModelFactory());
+
+    const factory = new NexusWidgetFactory({
+      name: FACTORY,
+      label: trans.__('NeXus Viewer'),
+      modelName: MODEL_FACTORY,
+      fileTypes: [FILE_TYPE],
+      defaultFor: settings.openByDefault ? [FILE_TYPE] : [],
+      readOnly: true,
+      canStartKernel: false,
+      serverSettings,
+      trans
+    });
+    docRegistry.addWidgetFactory(factory);
+
+    const tracker = new WidgetTracker<NexusDocument>({ namespace: 'nexus-viewer' });
+    factory.widgetCreated.connect((_, widget) => {
+      widget.title.icon = nexusIcon;
+      widget.context.pathChanged.connect(() => void tracker.save(widget));
+      widget.content.selectionChanged.connect(() => commands.notifyCommandChanged());
+      void tracker.add(widget);
+    });
+    if (restorer) {
+      void restorer.restore(tracker, {
+        command: 'docmanager:open',
+        args: widget => ({ path: widget.context.path, factory: FACTORY }),
+        name: widget => widget.context.path
+      });
+    }
+
+    commands.addCommand(CommandIDs.openFile, {
+      label: args =>
+        args.path
+          ? trans.__('Open %1 in NeXus Viewer', String(args.path))
+          : trans.__('Open in NeXus Viewer'),
+      caption: trans.__('Open an HDF5/NeXus file in the NeXus Viewer'),
+      icon: args => (args.isPalette ? undefined : nexusIcon),
+      describedBy: {
+        args: {
+          type: 'object',
+          properties: {
+            path: { type: 'string', description: 'File path relative to the Jupyter root' }
+          },
+          required: ['path']
+        }
+      },
+      execute: args =>
+        commands.execute('docmanager:open', {
+          path: String(args.path),
+          factory: FACTORY
+        })
+    });
+
+    commands.addCommand(CommandIDs.openSelected, {
+      label: trans.__('Open in NeXus Viewer'),
+      icon: nexusIcon,
+      isVisible: () =>
+        !!fileBrowser &&
+        Array.from(fileBrowser.selectedItems()).some(item => item.type !== 'directory'),
+      execute: async () => {
+        if (!fileBrowser) {
+          return;
+        }
+        for (const item of fileBrowser.selectedItems()) {
+          if (item.type !== 'directory') {
+            await commands.execute(CommandIDs.openFile, { path: item.path });
+          }
+        }
+      }
+    });
+
+    const currentView = () => tracker.currentWidget?.content ?? null;
+
+    commands.addCommand(CommandIDs.insertCode, {
+      label: trans.__('Insert h5py Code for the Viewed Dataset'),
+      caption: trans.__(
+        'Insert a notebook cell that loads the dataset (and slice) shown in the NeXus Viewer'
+      ),
+      isEnabled: () => !!currentView()?.selection && !!notebooks?.currentWidget,
+      execute: () => {
+        const view = currentView();
+        const panel = notebooks?.currentWidget;
+        if (!view?.selection || !panel) {
+          return;
+        }
+        const code = h5pyCode(
+          panel.context.localPath,
+          view.path,
+          view.selection,
+          settings.maxSlabSize
+        );
+        insertCodeCell(panel, code);
+        app.shell.activateById(panel.id);
+      }
+    });
+
+    commands.addCommand(CommandIDs.copyPath, {
+      label: trans.__('Copy Viewed Dataset Path'),
+      isEnabled: () => !!currentView()?.selection,
+      execute: async () => {
+        const selection = currentView()?.selection;
+        if (selection) {
+          await navigator.clipboard.writeText(selection.datasetPath);
+        }
+      }
+    });
+
+    app.contextMenu.addItem({
+      command: CommandIDs.openSelected,
+      selector: `.jp-DirListing-item[data-file-type="${FILE_TYPE}"]`,
+      rank: 1
+    });
+    app.contextMenu.addItem({
+      command: CommandIDs.insertCode,
+      selector: '.jp-NexusViewer',
+      rank: 1
+    });
+    app.contextMenu.addItem({
+      command: CommandIDs.copyPath,
+      selector: '.jp-NexusViewer',
+      rank: 2
+    });
+
+    if (palette) {
+      const category = trans.__('NeXus');
+      palette.addItem({ command: CommandIDs.openSelected, category });
+      palette.addItem({ command: CommandIDs.insertCode, category });
+      palette.addItem({ command: CommandIDs.copyPath, category });
+    }
+  }
+};
+
+export default plugin;
