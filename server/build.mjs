@@ -1,0 +1,34 @@
+// Bundles the companion server into jupyterlab_nexus/server/ so it runs without node_modules:
+// h5wasm's node build embeds its wasm, and the filter plugins are copied next to the bundle.
+import { build } from 'esbuild';
+import fs from 'node:fs';
+import path from 'node:path';
+
+const out = 'jupyterlab_nexus/server';
+fs.mkdirSync(path.join(out, 'plugins'), { recursive: true });
+
+const common = {
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  // some dependencies call require(); ESM output needs one
+  banner: {
+    js: "import { createRequire as __nexusCreateRequire } from 'node:module'; const require = __nexusCreateRequire(import.meta.url);"
+  },
+  logLevel: 'warning'
+};
+
+await build({
+  ...common,
+  entryPoints: ['server/main.ts'],
+  outfile: path.join(out, 'nexus-server.mjs'),
+  banner: { js: '#!/usr/bin/env node\n' + common.banner.js }
+});
+await build({ ...common, entryPoints: ['server/hdf5/worker.ts'], outfile: path.join(out, 'h5-worker.mjs') });
+
+const pluginSrc = 'node_modules/h5wasm-plugins/plugins';
+for (const f of fs.readdirSync(pluginSrc).filter((n) => n.endsWith('.so'))) {
+  fs.copyFileSync(path.join(pluginSrc, f), path.join(out, 'plugins', f));
+}
+fs.chmodSync(path.join(out, 'nexus-server.mjs'), 0o755);

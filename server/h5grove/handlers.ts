@@ -1,0 +1,161 @@
+import type { ServerResponse } from 'node:http';
+import type { EntityMetadata } from '../../src/protocol/h5grove.js';
+import type { Roots } from '../files/roots.js';
+import type { Description } from '../hdf5/messages.js';
+import type { WorkerPool } from '../hdf5/pool.js';
+import { HttpError } from '../http/errors.js';
+import { sendBody, sendJson } from '../http/respond.js';
+import type { ResponseCache } from './cache.js';
+import { readNumericBytes } from './data.js';
+import { csvText, jsonValues, nestValues, npyFile } from './encoders.js';
+import { decode, outputBytes, outputDescr } from './numeric.js';
+import { parseDtype, parseFlatten, parseFormat, parseResolveLinks } from './params.js';
+import { normalizeSelection } from './selection.js';
+import { computeStats } from './stats.js';
+
+// The h5grove endpoints. Check order follows h5grove-protocol.md §3: resolve_links, file,
+// path, entity kind, then selection/dtype/format.
+
+export interface Context {
+  roots: Roots;
+  pool: WorkerPool;
+  cache: ResponseCache;
+}
+
+const H5T_FLOAT = 1;
+
+async function common(ctx: Context, q: URLSearchParams) {
+  const resolveLinks = parseResolveLinks(q.get('resolve_links'));
+  const file = await ctx.roots.resolve(q.get('file') ?? undefined);
+  const path = q.get('path') || '/';
+  const base = { file, basename: file.basename, path, resolveLinks };
+  return { file, path, resolveLinks, base };
+}
+
+export async function handleMeta(ctx: Context, q: URLSearchParams, res: ServerResponse): Promise<void> {
+  const { base } = await common(ctx, q);
+  sendJson(res, 200, await ctx.pool.run<EntityMetadata>({ ...base, op: 'meta' }));
+}
+
+export async function handleAttr(ctx: Context, q: URLSearchParams, res: ServerResponse): Promise<void> {
+  const { base } = await common(ctx, q);
+  const keys = q.getAll('attr_keys');
+  sendJson(res, 200, await ctx.pool.run({ ...base, op: 'attr', attrKeys: keys.length > 0 ? keys : null }));
+}
+
+export async function handlePaths(ctx: Context, q: URLSearchParams, res: ServerResponse): Promise<void> {
+  const { base } = await common(ctx, q);
+  sendJson(res, 200, await ctx.pool.run({ ...base, op: 'paths' }));
+}
+
+async function describeDataset(ctx: Context, base: Awaited<ReturnType<typeof common>>['base']) {
+  const desc = await ctx.pool.run<Description>({ ...base, op: 'describe' });
+  if (desc.kind !== 'dataset') {
+    throw new HttpError(500, `${base.path} is a ${desc.entityKind}, not a dataset`);
+  }
+  return desc;
+}
+
+export async function handleData(ctx: Context, q: URLSearchParams, res: ServerResponse): Promise<void> {
+  const { file, path, resolveLinks, base } = await common(ctx, q);
+  const desc = await describeDataset(ctx, base);
+  const format = parseFormat(q.get('format'));
+  const dtype = parseDtype(q.get('dtype'));
+  const flatten = parseFlatten(q.get('flatten'));
+  const selection = q.get('selection') ?? undefined;
+
+  const cacheKey = JSON.stringify([file.realPath, file.mtimeMs, file.size, path, resolveLinks, selection, format, dtype, flatten]);
+  const hit = ctx.cache.get(cacheKey);
+  if (hit) {
+    sendBody(res, 200, hit.body, hit.contentType, hit.headers);
+    return;
+  }
+  const reply = (body: Buffer | string, contentType: string, headers: Record<string, string> = {}): void => {
+    const buf = typeof body === 'string' ? Buffer.from(body) : body;
+    ctx.cache.set(cacheKey, { body: buf, contentType, headers });
+    sendBody(res, 200, buf, contentType, headers);
+  };
+
+  if (!desc.numeric) {
+    if (dtype === 'safe') {
+      throw new HttpError(422, 'Unsupported dtype safe for non-numeric data');
+    }
+    if (format === 'npy' || format === 'csv' || format === 'tiff') {
+      throw new HttpError(422, `Unsupported encoding ${format} for non-numeric content`);
+    }
+  }
+  if (desc.shape === null) {
+    // H5S_NULL: no value at all
+    if (format === 'csv' || format === 'tiff') {
+      throw new HttpError(422, `Unsupported encoding ${format} for empty and scalar datasets`);
+    }
+    reply(format === 'json' ? 'null' : Buffer.alloc(0), format === 'json' ? 'application/json' : 'application/octet-stream');
+    return;
+  }
+  const sel = normalizeSelection(selection, desc.shape);
+  const isScalar = sel.shape.length === 0;
+  if ((format === 'csv' || format === 'tiff') && isScalar) {
+    throw new HttpError(422, `Unsupported encoding ${format} for empty and scalar datasets`);
+  }
+  if (format === 'tiff') {
+    throw new HttpError(422, 'Unsupported encoding tiff: not implemented by this server');
+  }
+
+  if (!desc.numeric) {
+    if (format === 'bin') {
+      // opaque and other fixed-size data: raw bytes as stored
+      const bytes = await readNumericBytes(ctx.pool, { file, path, resolveLinks, format, dtype, flatten }, desc, sel);
+      reply(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), 'application/octet-stream');
+      return;
+    }
+    const value = await ctx.pool.run({ ...base, op: 'readJson', axes: sel.axes, flatten });
+    reply(JSON.stringify(value), 'application/json');
+    return;
+  }
+
+  const bytes = await readNumericBytes(ctx.pool, { file, path, resolveLinks, format, dtype, flatten }, desc, sel);
+  const outShape = flatten && !isScalar ? [sel.shape.reduce((a, b) => a * b, 1)] : sel.shape;
+  switch (format) {
+    case 'bin':
+      reply(outputBytes(desc, dtype, bytes), 'application/octet-stream');
+      return;
+    case 'npy':
+      reply(npyFile(outputDescr(desc, dtype), outShape, outputBytes(desc, dtype, bytes)), 'application/octet-stream', {
+        'Content-Disposition': 'attachment; filename="data.npy"'
+      });
+      return;
+    case 'csv': {
+      if (sel.shape.some((d) => d === 0)) {
+        throw new HttpError(422, 'Unsupported encoding csv for empty and scalar datasets');
+      }
+      reply(csvText(decode(desc, bytes), sel.shape, desc.h5class === H5T_FLOAT), 'text/csv', {
+        'Content-Disposition': 'attachment; filename="data.csv"'
+      });
+      return;
+    }
+    default: {
+      const values = jsonValues(desc, decode(desc, bytes));
+      reply(JSON.stringify(nestValues(values, outShape)), 'application/json');
+    }
+  }
+}
+
+export async function handleStats(ctx: Context, q: URLSearchParams, res: ServerResponse): Promise<void> {
+  const { file, path, resolveLinks, base } = await common(ctx, q);
+  const desc = await describeDataset(ctx, base);
+  if (!desc.numeric) {
+    throw new HttpError(422, 'Unsupported stats for non-numeric data');
+  }
+  if (desc.shape === null) {
+    sendJson(res, 200, computeStats(new Float64Array(0), true));
+    return;
+  }
+  const sel = normalizeSelection(q.get('selection') ?? undefined, desc.shape);
+  const bytes = await readNumericBytes(
+    ctx.pool,
+    { file, path, resolveLinks, format: 'bin', dtype: 'origin', flatten: false },
+    desc,
+    sel
+  );
+  sendJson(res, 200, computeStats(decode(desc, bytes), desc.h5class === H5T_FLOAT));
+}

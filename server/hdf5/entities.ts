@@ -1,0 +1,140 @@
+import { BrokenSoftLink, Dataset, Datatype, ExternalLink, File as H5File, Group, Module } from 'h5wasm/node';
+import type { Entity } from 'h5wasm/node';
+import type {
+  AttributeMetadata,
+  EntityMetadata,
+  ResolveLinks
+} from '../../src/protocol/h5grove.js';
+import { HttpError } from '../http/errors.js';
+import { typeMetadata } from './types.js';
+
+// Entity lookup with h5grove's resolve_links semantics (h5grove-protocol.md §6.4) and /meta
+// shapes (§6.1). Runs inside a worker.
+
+export type LinkInfo =
+  | { kind: 'soft_link'; target_path: string }
+  | { kind: 'external_link'; target_file: string; target_path: string };
+
+export type Resolved = { entity: Group | Dataset | Datatype; name: string } | { link: LinkInfo; name: string };
+
+export function lastSegment(path: string): string {
+  const parts = path.split('/').filter((p) => p !== '');
+  return parts.length === 0 ? '' : parts[parts.length - 1];
+}
+
+/** The link stored under `path` if it is a soft or external link, whatever its target. */
+function readLink(file: H5File, path: string): LinkInfo | null {
+  try {
+    const target = Module.get_symbolic_link(file.file_id, path);
+    if (typeof target === 'string' && target !== '') {
+      return { kind: 'soft_link', target_path: target };
+    }
+  } catch {
+    // not a soft link
+  }
+  try {
+    const ext = Module.get_external_link(file.file_id, path);
+    if (ext && typeof ext.filename === 'string' && ext.filename !== '') {
+      return { kind: 'external_link', target_file: ext.filename, target_path: ext.obj_path };
+    }
+  } catch {
+    // not an external link
+  }
+  return null;
+}
+
+function getQuietly(file: H5File, path: string): Entity | null {
+  try {
+    return file.get(path);
+  } catch {
+    return null;
+  }
+}
+
+function linkRepr(link: LinkInfo): string {
+  return link.kind === 'soft_link'
+    ? `<SoftLink to "${link.target_path}">`
+    : `<ExternalLink to "${link.target_path}" in file "${link.target_file}">`;
+}
+
+export function resolvePath(file: H5File, path: string, mode: ResolveLinks, basename: string): Resolved {
+  const name = lastSegment(path);
+  if (path === '/' || path === '') {
+    return { entity: file, name: '' };
+  }
+  const entity = getQuietly(file, path);
+  if (mode === 'none') {
+    const link = readLink(file, path);
+    if (link) {
+      return { link, name };
+    }
+  }
+  if (entity instanceof BrokenSoftLink) {
+    const link: LinkInfo = { kind: 'soft_link', target_path: entity.target };
+    if (mode === 'all') {
+      throw new HttpError(404, `Cannot resolve ${linkRepr(link)} at ${path} of ${basename}`);
+    }
+    return { link, name };
+  }
+  if (entity instanceof ExternalLink) {
+    const link: LinkInfo = { kind: 'external_link', target_file: entity.filename, target_path: entity.obj_path };
+    if (mode === 'all') {
+      throw new HttpError(404, `Cannot resolve ${linkRepr(link)} at ${path} of ${basename}`);
+    }
+    return { link, name };
+  }
+  if (entity instanceof Group || entity instanceof Dataset || entity instanceof Datatype) {
+    return { entity, name };
+  }
+  throw new HttpError(404, `${path} is not a valid path in ${basename}`);
+}
+
+export function attributesOf(entity: Group | Dataset | Datatype): AttributeMetadata[] {
+  const attrs = entity.attrs;
+  return Object.keys(attrs)
+    .sort()
+    .map((name) => {
+      const a = attrs[name];
+      return { name, shape: a.shape, type: typeMetadata(a.metadata) };
+    });
+}
+
+function filtersOf(ds: Dataset): { id: number; name: string }[] | null {
+  const filters = ds.filters;
+  return filters.length === 0 ? null : filters.map((f) => ({ id: f.id, name: f.name }));
+}
+
+export function describeResolved(r: Resolved, withChildren: boolean, file: H5File): EntityMetadata {
+  if ('link' in r) {
+    // keys sorted like h5grove's output
+    return r.link.kind === 'soft_link'
+      ? { kind: 'soft_link', name: r.name, target_path: r.link.target_path }
+      : { kind: 'external_link', name: r.name, target_file: r.link.target_file, target_path: r.link.target_path };
+  }
+  const { entity, name } = r;
+  if (entity instanceof Dataset) {
+    const m = entity.metadata;
+    return {
+      attributes: attributesOf(entity),
+      chunks: m.chunks ?? null,
+      filters: filtersOf(entity),
+      kind: 'dataset',
+      name,
+      shape: m.shape,
+      type: typeMetadata(m)
+    };
+  }
+  if (entity instanceof Datatype) {
+    return { attributes: attributesOf(entity), kind: 'datatype', name, type: typeMetadata(entity.metadata) };
+  }
+  const group = entity as Group;
+  if (!withChildren) {
+    return { attributes: attributesOf(group), kind: 'group', name };
+  }
+  const base = group.path === '/' ? '' : group.path;
+  // Children are always resolved with only_valid (the reference calls the factory without it).
+  const children = group.keys().map((key) =>
+    describeResolved(resolvePath(file, `${base}/${key}`, 'only_valid', ''), false, file)
+  );
+  return { attributes: attributesOf(group), children, kind: 'group', name };
+}

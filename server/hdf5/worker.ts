@@ -1,0 +1,116 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import { Dataset, Datatype, Group, Module, ready } from 'h5wasm/node';
+import { HttpError, toSerializedError } from '../http/errors.js';
+import { attributesOf, describeResolved, resolvePath } from './entities.js';
+import { getFile } from './handles.js';
+import type { Description, WorkerRequest, WorkerResponse } from './messages.js';
+import { readBytes, readJson, toJsonValue, nest } from './reads.js';
+import { isBoolEnum, isNumeric } from './types.js';
+
+// One h5wasm instance per worker thread: the API is synchronous, so HDF5 work must stay off
+// the main event loop. Each worker owns its wasm heap and its open-file cache.
+
+const { pluginDir } = (workerData ?? {}) as { pluginDir?: string };
+
+await ready;
+// Without this, HDF5 errors only print to stderr and return invalid ids.
+Module.activate_throwing_error_handler();
+if (pluginDir) {
+  Module.insert_plugin_search_path(pluginDir, 0);
+}
+
+function requireDataset(req: WorkerRequest): Dataset {
+  const file = getFile(req.file);
+  const r = resolvePath(file, req.path, req.resolveLinks, req.basename);
+  if ('link' in r || !(r.entity instanceof Dataset)) {
+    // h5grove raises TypeError here → 500
+    throw new HttpError(500, `${req.path} is not a dataset`);
+  }
+  return r.entity;
+}
+
+function handle(req: WorkerRequest): { result: unknown; transfer?: ArrayBuffer[] } {
+  switch (req.op) {
+    case 'meta': {
+      const file = getFile(req.file);
+      const r = resolvePath(file, req.path, req.resolveLinks, req.basename);
+      return { result: describeResolved(r, true, file) };
+    }
+    case 'attr': {
+      const file = getFile(req.file);
+      const r = resolvePath(file, req.path, req.resolveLinks, req.basename);
+      if ('link' in r) {
+        throw new HttpError(500, `Cannot read attributes of unresolved link ${req.path}`);
+      }
+      const entity = r.entity as Group | Dataset | Datatype;
+      const attrs = entity.attrs;
+      const names = req.attrKeys ?? attributesOf(entity).map((a) => a.name);
+      const out: Record<string, unknown> = {};
+      for (const name of names) {
+        const a = attrs[name];
+        if (!a) {
+          throw new HttpError(404, `Attribute ${name} not found at ${req.path}`);
+        }
+        const v = toJsonValue(a.value);
+        out[name] = Array.isArray(v) && a.shape && a.shape.length > 1 ? nest(v, a.shape) : v;
+      }
+      return { result: out };
+    }
+    case 'paths': {
+      const file = getFile(req.file);
+      const r = resolvePath(file, req.path, req.resolveLinks, req.basename);
+      if ('link' in r || !(r.entity instanceof Group)) {
+        throw new HttpError(500, `${req.path} is not a group`);
+      }
+      const base = r.entity.path === '/' ? '' : r.entity.path;
+      const names = Module.get_names(file.file_id, r.entity.path, true);
+      return { result: [r.entity.path, ...names.map((n) => `${base}/${n}`)] };
+    }
+    case 'describe': {
+      const file = getFile(req.file);
+      const r = resolvePath(file, req.path, req.resolveLinks, req.basename);
+      if ('link' in r || !(r.entity instanceof Dataset)) {
+        const kind = 'link' in r ? r.link.kind : r.entity instanceof Group ? 'group' : 'datatype';
+        const d: Description = { kind: 'other', entityKind: kind };
+        return { result: d };
+      }
+      const m = r.entity.metadata;
+      const d: Description = {
+        kind: 'dataset',
+        shape: m.shape,
+        h5class: m.type,
+        size: m.size,
+        littleEndian: m.littleEndian,
+        signed: m.signed,
+        numeric: isNumeric(m),
+        boolEnum: isBoolEnum(m),
+        chunks: m.chunks ?? null
+      };
+      return { result: d };
+    }
+    case 'readBytes': {
+      const buf = readBytes(requireDataset(req), req.path, req.axes);
+      return { result: buf, transfer: [buf] };
+    }
+    case 'readJson':
+      return { result: readJson(requireDataset(req), req.path, req.axes, req.flatten) };
+    case 'hang':
+      for (;;) {
+        // deliberately stuck: exercised by the pool's timeout test
+      }
+  }
+}
+
+parentPort!.on('message', (req: WorkerRequest) => {
+  let msg: WorkerResponse;
+  let transfer: ArrayBuffer[] = [];
+  try {
+    const out = handle(req);
+    msg = { id: req.id, ok: true, result: out.result };
+    transfer = out.transfer ?? [];
+  } catch (err) {
+    msg = { id: req.id, ok: false, error: toSerializedError(err) };
+  }
+  parentPort!.postMessage(msg, transfer);
+});
+parentPort!.postMessage({ ready: true });

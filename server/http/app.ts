@@ -1,0 +1,77 @@
+import http from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Context } from '../h5grove/handlers.js';
+import { handleAttr, handleData, handleMeta, handlePaths, handleStats } from '../h5grove/handlers.js';
+import { isAuthorized } from './auth.js';
+import { HttpError } from './errors.js';
+import { sendBody, sendError } from './respond.js';
+
+// Routing. Each endpoint answers with and without a trailing slash (h5web ≤ 16 vs 17) and
+// never redirects, because a redirect behind a proxy prefix can lose the prefix or the token.
+
+export interface AppOptions extends Context {
+  token?: string;
+  /** optional URL prefix stripped before routing, e.g. "/nexus" */
+  baseUrl?: string;
+}
+
+type Handler = (ctx: Context, q: URLSearchParams, res: ServerResponse) => Promise<void>;
+
+const routes: Record<string, Handler> = {
+  '/meta': handleMeta,
+  '/attr': handleAttr,
+  '/data': handleData,
+  '/paths': handlePaths,
+  '/stats': handleStats
+};
+
+function stripPrefix(pathname: string, prefix: string | undefined): string | null {
+  if (!prefix || prefix === '/') {
+    return pathname;
+  }
+  const p = prefix.endsWith('/') ? prefix.slice(0, -1) : prefix;
+  if (pathname === p) {
+    return '/';
+  }
+  return pathname.startsWith(p + '/') ? pathname.slice(p.length) : null;
+}
+
+export async function handleRequest(opts: AppOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  try {
+    if (!isAuthorized(req, opts.token)) {
+      throw new HttpError(401, 'Missing or invalid token');
+    }
+    const url = new URL(`http://localhost${req.url ?? '/'}`);
+    const pathname = stripPrefix(url.pathname, opts.baseUrl);
+    if (pathname === null) {
+      throw new HttpError(404, 'Not found');
+    }
+    const route = pathname.length > 1 && pathname.endsWith('/') ? pathname.slice(0, -1) : pathname;
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      throw new HttpError(405, 'Method not allowed');
+    }
+    if (route === '/' || route === '') {
+      sendBody(res, 200, 'ok', 'text/plain');
+      return;
+    }
+    const handler = routes[route];
+    if (!handler) {
+      throw new HttpError(404, `Unknown endpoint ${route}`);
+    }
+    await handler(opts, url.searchParams, res);
+  } catch (err) {
+    const status = err instanceof HttpError ? err.status : 500;
+    const message = err instanceof Error ? err.message : String(err);
+    if (!res.headersSent) {
+      sendError(res, status, message);
+    } else {
+      res.destroy();
+    }
+  }
+}
+
+export function createApp(opts: AppOptions): http.Server {
+  return http.createServer((req, res) => {
+    void handleRequest(opts, req, res);
+  });
+}

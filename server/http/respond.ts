@@ -1,0 +1,28 @@
+import type { ServerResponse } from 'node:http';
+
+// Every response carries Content-Length (h5grove-protocol.md §1) and errors are JSON bodies
+// with a plain reason phrase (§7: never put the message in the status line).
+
+export function sendBody(
+  res: ServerResponse,
+  status: number,
+  body: Buffer | string,
+  contentType: string,
+  extraHeaders: Record<string, string> = {}
+): void {
+  const buf = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+  res.writeHead(status, {
+    'Content-Type': contentType,
+    'Content-Length': String(buf.length),
+    ...extraHeaders
+  });
+  res.end(res.req.method === 'HEAD' ? undefined : buf);
+}
+
+export function sendJson(res: ServerResponse, status: number, value: unknown): void {
+  sendBody(res, status, JSON.stringify(value), 'application/json');
+}
+
+export function sendError(res: ServerResponse, status: number, message: string): void {
+  sendJson(res, status, { message });
+}

@@ -1,0 +1,124 @@
+import { Command, Option } from 'commander';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Roots } from './files/roots.js';
+import { ResponseCache } from './h5grove/cache.js';
+import { WorkerPool } from './hdf5/pool.js';
+import { createApp } from './http/app.js';
+
+// nexus-server: h5grove 4 over h5wasm. Started by jupyter-server-proxy on a private unix socket,
+// or on 127.0.0.1 for development (then a token is mandatory).
+//
+// Roots: with one --root, `file` is relative to it; with several, `file` starts with the
+// basename of the root it belongs to (see server/files/roots.ts).
+
+const program = new Command('nexus-server')
+  .description('h5grove-compatible HDF5/NeXus server over h5wasm')
+  .option('--root <dir...>', 'served directory (repeatable)')
+  .option('--socket <path>', 'listen on a unix socket (mode 0600)')
+  .option('--port <n>', 'listen on 127.0.0.1:<n> (requires NEXUS_SERVER_TOKEN)')
+  .option('--base-url <prefix>', 'URL prefix to strip before routing')
+  .option('--workers <n>', 'number of HDF5 worker threads', String(Math.min(4, os.cpus().length)))
+  .option('--timeout <ms>', 'per-request HDF5 timeout in ms', '60000')
+  .option('--cache-mb <n>', 'size of the /data response cache in MiB', '512')
+  .addOption(new Option('--exit-on-stdin-close', 'exit when stdin (a pipe) closes'));
+
+program.parse();
+const o = program.opts<{
+  root?: string[];
+  socket?: string;
+  port?: string;
+  baseUrl?: string;
+  workers: string;
+  timeout: string;
+  cacheMb: string;
+  exitOnStdinClose?: boolean;
+}>();
+
+function fail(message: string): never {
+  process.stderr.write(`nexus-server: ${message}\n`);
+  process.exit(2);
+}
+
+if (!o.root || o.root.length === 0) {
+  fail('at least one --root is required');
+}
+if ((o.socket === undefined) === (o.port === undefined)) {
+  fail('exactly one of --socket or --port is required');
+}
+const token = process.env.NEXUS_SERVER_TOKEN || undefined;
+if (o.port !== undefined && token === undefined) {
+  fail('TCP mode requires NEXUS_SERVER_TOKEN in the environment');
+}
+for (const r of o.root) {
+  if (!fs.statSync(r, { throwIfNoEntry: false })?.isDirectory()) {
+    fail(`root ${r} is not a directory`);
+  }
+}
+
+// Bundled: h5-worker.mjs and plugins/ sit next to this file. From sources (tsx): use the .ts
+// worker through tsx and the plugins of the installed h5wasm-plugins package.
+const here = path.dirname(fileURLToPath(import.meta.url));
+const bundled = import.meta.url.endsWith('.mjs');
+const workerUrl = bundled ? new URL('./h5-worker.mjs', import.meta.url) : new URL('./hdf5/worker.ts', import.meta.url);
+const pluginDir = bundled
+  ? path.join(here, 'plugins')
+  : path.resolve(here, '..', 'node_modules', 'h5wasm-plugins', 'plugins');
+
+const pool = new WorkerPool({
+  size: Math.max(1, Number.parseInt(o.workers, 10) || 1),
+  workerUrl,
+  pluginDir,
+  timeoutMs: Number.parseInt(o.timeout, 10) || 60000,
+  tsx: !bundled
+});
+const server = createApp({
+  roots: new Roots(o.root),
+  pool,
+  cache: new ResponseCache((Number.parseInt(o.cacheMb, 10) || 512) * 1024 * 1024),
+  token,
+  baseUrl: o.baseUrl
+});
+
+let exiting = false;
+function shutdown(code = 0): void {
+  if (exiting) {
+    return;
+  }
+  exiting = true;
+  if (o.socket) {
+    fs.rmSync(o.socket, { force: true });
+  }
+  server.close();
+  void pool.close().finally(() => process.exit(code));
+  setTimeout(() => process.exit(code), 2000).unref();
+}
+process.on('SIGTERM', () => shutdown(0));
+process.on('SIGHUP', () => shutdown(0));
+process.on('SIGINT', () => shutdown(0));
+if (o.exitOnStdinClose && !process.stdin.isTTY) {
+  process.stdin.on('end', () => shutdown(0));
+  process.stdin.on('close', () => shutdown(0));
+  process.stdin.resume();
+}
+
+if (o.socket) {
+  const socketPath = o.socket;
+  fs.rmSync(socketPath, { force: true });
+  // umask makes the socket 0600 from creation, leaving no window where others could connect.
+  const oldMask = process.umask(0o177);
+  server.listen(socketPath, () => {
+    process.umask(oldMask);
+    fs.chmodSync(socketPath, 0o600);
+    process.stdout.write('NEXUS_SERVER_READY\n');
+  });
+} else {
+  server.listen(Number.parseInt(o.port!, 10), '127.0.0.1', () => {
+    const addr = server.address();
+    const port = typeof addr === 'object' && addr ? addr.port : o.port;
+    process.stdout.write(`NEXUS_SERVER_READY\n`);
+    process.stderr.write(`nexus-server listening on http://127.0.0.1:${port}\n`);
+  });
+}
