@@ -77,8 +77,19 @@ export function isComplex(m: Metadata): boolean {
   );
 }
 
+/** Sizes as h5py reports them on a 64-bit host: wasm32 pointers are 4 bytes, not 8. */
+function hostSize(m: Metadata): number {
+  if (m.type === H5T.STRING && m.vlen) {
+    return 8;
+  }
+  if (m.type === H5T.VLEN) {
+    return 16;
+  }
+  return m.size;
+}
+
 export function typeMetadata(m: Metadata): TypeMetadata {
-  const base: TypeMetadata = { class: m.type, dtype: dtypeOf(m), size: m.size };
+  const base: TypeMetadata = { class: m.type, dtype: dtypeOf(m), size: hostSize(m) };
   switch (m.type) {
     case H5T.INTEGER:
       return { ...base, order: m.littleEndian ? 0 : 1, sign: m.signed ? 1 : 0 };
