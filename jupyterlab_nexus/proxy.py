@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -25,15 +26,41 @@ def _node_executable() -> str:
     return node
 
 
+def _server_root_dir() -> str | None:
+    # jupyter-server-proxy passes neither the ServerApp nor its root_dir to entry points,
+    # but the command callable runs inside the server process, after start-up, so the
+    # ServerApp singleton is there (`jupyter lab --ServerApp.root_dir=demo` must not
+    # serve the cwd).
+    try:
+        from jupyter_server.serverapp import ServerApp
+    except ImportError:
+        return None
+    if not ServerApp.initialized():
+        return None
+    root = getattr(ServerApp.instance(), "root_dir", None)
+    return os.path.expanduser(root) if root else None
+
+
 def _root_dir() -> str:
-    # jupyter-server-proxy does not hand the ServerApp's root_dir to entry points; the
-    # server is started from its root_dir by default, and NEXUS_ROOT overrides it.
-    return os.path.abspath(os.environ.get("NEXUS_ROOT") or os.getcwd())
+    """The directory file paths from the browser are relative to (the Jupyter root)."""
+    root = os.environ.get("NEXUS_ROOT") or _server_root_dir() or os.getcwd()
+    return os.path.abspath(root)
 
 
 def _literal(value: str) -> str:
     # jupyter-server-proxy runs str.format() over every argument.
     return value.replace("{", "{{").replace("}", "}}")
+
+
+def _stdin_is_pipe() -> bool:
+    # jupyter-server-proxy (simpervisor) gives the child Jupyter's own stdin. Only a pipe
+    # reaches EOF when the process holding its write end dies; on /dev/null (nohup,
+    # systemd, batch spawners) EOF is immediate and a tty never closes, so
+    # --exit-on-stdin-close would kill the server at once or do nothing.
+    try:
+        return stat.S_ISFIFO(os.fstat(0).st_mode)
+    except OSError:
+        return False
 
 
 def _command() -> list[str]:
@@ -45,7 +72,7 @@ def _command() -> list[str]:
         _literal(_root_dir()),
         "--socket",
         "{unix_socket}",
-        "--exit-on-stdin-close",
+        *(["--exit-on-stdin-close"] if _stdin_is_pipe() else []),
     ]
 
 

@@ -1,0 +1,32 @@
+"""JupyterLab for the galata tests: galata's settings, but with token auth and XSRF on.
+
+The token and port come from the Playwright config (env NEXUS_UI_TOKEN/NEXUS_UI_PORT).
+"""
+
+import os
+from pathlib import Path
+
+import h5py
+import numpy as np
+from jupyterlab.galata import configure_jupyter_server
+
+c = get_config()  # noqa: F821
+configure_jupyter_server(c)
+
+c.IdentityProvider.token = os.environ["NEXUS_UI_TOKEN"]
+c.ServerApp.disable_check_xsrf = False
+c.ServerApp.ip = "127.0.0.1"
+c.ServerApp.port = int(os.environ["NEXUS_UI_PORT"])
+c.ServerApp.allow_root = True
+
+root = Path(c.ServerApp.root_dir)
+with h5py.File(root / "sample.nxs", "w") as f:
+    entry = f.create_group("entry")
+    entry.attrs["NX_class"] = "NXentry"
+    data = entry.create_group("data")
+    data.attrs["NX_class"] = "NXdata"
+    data.attrs["signal"] = "counts"
+    data.create_dataset(
+        "counts", data=np.arange(4 * 32 * 48, dtype="float32").reshape(4, 32, 48)
+    )
+    entry.create_dataset("title", data="galata sample")
