@@ -157,6 +157,11 @@ export class WorkerPool {
     return this.slots[hash(realPath) % this.slots.length].worker.threadId;
   }
 
+  /** Test hook: kill the worker that owns a file, as a crash would. */
+  killWorkerFor(realPath: string): Promise<number> {
+    return this.slots[hash(realPath) % this.slots.length].worker.terminate();
+  }
+
   async close(): Promise<void> {
     await Promise.all(this.slots.map((s) => s.close()));
   }
