@@ -85,9 +85,9 @@ def ok(resp):
     return resp
 
 
-def data_bin(srv, path, dtype, **params):
+def data_bin(srv, path, np_dtype, **params):
     r = ok(srv.get("data", file="data.h5", path=path, format="bin", **params))
-    return np.frombuffer(r.content, dtype=dtype)
+    return np.frombuffer(r.content, dtype=np_dtype)
 
 
 # ------------------------------------------------------------------ health
@@ -135,7 +135,8 @@ def test_selection_json_shape(srv, sel, index):
     exp = ARR3[index]
     r = ok(srv.get("data", file="data.h5", path="/arr3", selection=sel))
     got = r.json()
-    assert np.shape(got) == np.shape(exp), (np.shape(got), np.shape(exp))
+    if np.size(exp) > 0:  # JSON cannot carry the shape of an empty array
+        assert np.shape(got) == np.shape(exp), (np.shape(got), np.shape(exp))
     assert got == np.asarray(exp).tolist()
 
 
