@@ -25,10 +25,14 @@ await build({
   outfile: path.join(out, 'nexus-server.mjs'),
   banner: { js: '#!/usr/bin/env node\n' + common.banner.js }
 });
-await build({ ...common, entryPoints: ['server/hdf5/worker.ts'], outfile: path.join(out, 'h5-worker.mjs') });
+await build({
+  ...common,
+  entryPoints: ['server/hdf5/worker.ts'],
+  outfile: path.join(out, 'h5-worker.mjs')
+});
 
 const pluginSrc = 'node_modules/h5wasm-plugins/plugins';
-for (const f of fs.readdirSync(pluginSrc).filter((n) => n.endsWith('.so'))) {
+for (const f of fs.readdirSync(pluginSrc).filter(n => n.endsWith('.so'))) {
   fs.copyFileSync(path.join(pluginSrc, f), path.join(out, 'plugins', f));
 }
 fs.chmodSync(path.join(out, 'nexus-server.mjs'), 0o755);

@@ -62,7 +62,9 @@ for (const r of o.root) {
 // worker through tsx and the plugins of the installed h5wasm-plugins package.
 const here = path.dirname(fileURLToPath(import.meta.url));
 const bundled = import.meta.url.endsWith('.mjs');
-const workerUrl = bundled ? new URL('./h5-worker.mjs', import.meta.url) : new URL('./hdf5/worker.ts', import.meta.url);
+const workerUrl = bundled
+  ? new URL('./h5-worker.mjs', import.meta.url)
+  : new URL('./hdf5/worker.ts', import.meta.url);
 const pluginDir = bundled
   ? path.join(here, 'plugins')
   : path.resolve(here, '..', 'node_modules', 'h5wasm-plugins', 'plugins');

@@ -52,7 +52,13 @@ export class Roots {
 
   /** Resolve `file` to a readable regular file inside a root, or throw 404/403. */
   async resolve(file: string | undefined): Promise<ResolvedFile> {
-    if (file === undefined || file === '' || file.includes('\0') || path.isAbsolute(file) || file.startsWith('\\')) {
+    if (
+      file === undefined ||
+      file === '' ||
+      file.includes('\0') ||
+      path.isAbsolute(file) ||
+      file.startsWith('\\')
+    ) {
       throw new HttpError(404, NOT_FOUND);
     }
     const { root, rel } = this.split(file);

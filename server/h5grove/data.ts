@@ -29,7 +29,10 @@ function splitAxis0(axes: AxisSelection[], elemSize: number, minPieces: number):
   const rows = counts[0];
   if (rows <= 1) {
     if (rowBytes > READ_BUDGET) {
-      throw new HttpError(413, `A single row of this selection exceeds ${READ_BUDGET} bytes; narrow the selection`);
+      throw new HttpError(
+        413,
+        `A single row of this selection exceeds ${READ_BUDGET} bytes; narrow the selection`
+      );
     }
     return [axes];
   }
@@ -57,7 +60,12 @@ export async function readNumericBytes(
   // Cross-sections of chunked data decompress many chunks: spread them over all workers.
   const parallel = desc.chunks !== null && total > 4 * 1024 * 1024 ? pool.size : 1;
   const pieces = splitAxis0(sel.axes, desc.size, parallel);
-  const base = { file: req.file, basename: req.file.basename, path: req.path, resolveLinks: req.resolveLinks };
+  const base = {
+    file: req.file,
+    basename: req.file.basename,
+    path: req.path,
+    resolveLinks: req.resolveLinks
+  };
   const buffers = await Promise.all(
     pieces.map((axes, i) =>
       pool.run<ArrayBuffer>({ ...base, op: 'readBytes', axes }, pieces.length > 1 ? i : undefined)
@@ -66,5 +74,5 @@ export async function readNumericBytes(
   if (buffers.length === 1) {
     return new Uint8Array(buffers[0]);
   }
-  return Buffer.concat(buffers.map((b) => new Uint8Array(b)));
+  return Buffer.concat(buffers.map(b => new Uint8Array(b)));
 }

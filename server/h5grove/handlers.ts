@@ -32,18 +32,34 @@ async function common(ctx: Context, q: URLSearchParams) {
   return { file, path, resolveLinks, base };
 }
 
-export async function handleMeta(ctx: Context, q: URLSearchParams, res: ServerResponse): Promise<void> {
+export async function handleMeta(
+  ctx: Context,
+  q: URLSearchParams,
+  res: ServerResponse
+): Promise<void> {
   const { base } = await common(ctx, q);
   sendJson(res, 200, await ctx.pool.run<EntityMetadata>({ ...base, op: 'meta' }));
 }
 
-export async function handleAttr(ctx: Context, q: URLSearchParams, res: ServerResponse): Promise<void> {
+export async function handleAttr(
+  ctx: Context,
+  q: URLSearchParams,
+  res: ServerResponse
+): Promise<void> {
   const { base } = await common(ctx, q);
   const keys = q.getAll('attr_keys');
-  sendJson(res, 200, await ctx.pool.run({ ...base, op: 'attr', attrKeys: keys.length > 0 ? keys : null }));
+  sendJson(
+    res,
+    200,
+    await ctx.pool.run({ ...base, op: 'attr', attrKeys: keys.length > 0 ? keys : null })
+  );
 }
 
-export async function handlePaths(ctx: Context, q: URLSearchParams, res: ServerResponse): Promise<void> {
+export async function handlePaths(
+  ctx: Context,
+  q: URLSearchParams,
+  res: ServerResponse
+): Promise<void> {
   const { base } = await common(ctx, q);
   sendJson(res, 200, await ctx.pool.run({ ...base, op: 'paths' }));
 }
@@ -56,7 +72,11 @@ async function describeDataset(ctx: Context, base: Awaited<ReturnType<typeof com
   return desc;
 }
 
-export async function handleData(ctx: Context, q: URLSearchParams, res: ServerResponse): Promise<void> {
+export async function handleData(
+  ctx: Context,
+  q: URLSearchParams,
+  res: ServerResponse
+): Promise<void> {
   const { file, path, resolveLinks, base } = await common(ctx, q);
   const desc = await describeDataset(ctx, base);
   const format = parseFormat(q.get('format'));
@@ -64,13 +84,27 @@ export async function handleData(ctx: Context, q: URLSearchParams, res: ServerRe
   const flatten = parseFlatten(q.get('flatten'));
   const selection = q.get('selection') ?? undefined;
 
-  const cacheKey = JSON.stringify([file.realPath, file.mtimeMs, file.size, path, resolveLinks, selection, format, dtype, flatten]);
+  const cacheKey = JSON.stringify([
+    file.realPath,
+    file.mtimeMs,
+    file.size,
+    path,
+    resolveLinks,
+    selection,
+    format,
+    dtype,
+    flatten
+  ]);
   const hit = ctx.cache.get(cacheKey);
   if (hit) {
     sendBody(res, 200, hit.body, hit.contentType, hit.headers);
     return;
   }
-  const reply = (body: Buffer | string, contentType: string, headers: Record<string, string> = {}): void => {
+  const reply = (
+    body: Buffer | string,
+    contentType: string,
+    headers: Record<string, string> = {}
+  ): void => {
     const buf = typeof body === 'string' ? Buffer.from(body) : body;
     ctx.cache.set(cacheKey, { body: buf, contentType, headers });
     sendBody(res, 200, buf, contentType, headers);
@@ -89,7 +123,10 @@ export async function handleData(ctx: Context, q: URLSearchParams, res: ServerRe
     if (format === 'csv' || format === 'tiff') {
       throw new HttpError(422, `Unsupported encoding ${format} for empty and scalar datasets`);
     }
-    reply(format === 'json' ? 'null' : Buffer.alloc(0), format === 'json' ? 'application/json' : 'application/octet-stream');
+    reply(
+      format === 'json' ? 'null' : Buffer.alloc(0),
+      format === 'json' ? 'application/json' : 'application/octet-stream'
+    );
     return;
   }
   const sel = normalizeSelection(selection, desc.shape);
@@ -104,8 +141,16 @@ export async function handleData(ctx: Context, q: URLSearchParams, res: ServerRe
   if (!desc.numeric) {
     if (format === 'bin') {
       // opaque and other fixed-size data: raw bytes as stored
-      const bytes = await readNumericBytes(ctx.pool, { file, path, resolveLinks, format, dtype, flatten }, desc, sel);
-      reply(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), 'application/octet-stream');
+      const bytes = await readNumericBytes(
+        ctx.pool,
+        { file, path, resolveLinks, format, dtype, flatten },
+        desc,
+        sel
+      );
+      reply(
+        Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+        'application/octet-stream'
+      );
       return;
     }
     const value = await ctx.pool.run({ ...base, op: 'readJson', axes: sel.axes, flatten });
@@ -113,19 +158,28 @@ export async function handleData(ctx: Context, q: URLSearchParams, res: ServerRe
     return;
   }
 
-  const bytes = await readNumericBytes(ctx.pool, { file, path, resolveLinks, format, dtype, flatten }, desc, sel);
+  const bytes = await readNumericBytes(
+    ctx.pool,
+    { file, path, resolveLinks, format, dtype, flatten },
+    desc,
+    sel
+  );
   const outShape = flatten && !isScalar ? [sel.shape.reduce((a, b) => a * b, 1)] : sel.shape;
   switch (format) {
     case 'bin':
       reply(outputBytes(desc, dtype, bytes), 'application/octet-stream');
       return;
     case 'npy':
-      reply(npyFile(outputDescr(desc, dtype), outShape, outputBytes(desc, dtype, bytes)), 'application/octet-stream', {
-        'Content-Disposition': 'attachment; filename="data.npy"'
-      });
+      reply(
+        npyFile(outputDescr(desc, dtype), outShape, outputBytes(desc, dtype, bytes)),
+        'application/octet-stream',
+        {
+          'Content-Disposition': 'attachment; filename="data.npy"'
+        }
+      );
       return;
     case 'csv': {
-      if (sel.shape.some((d) => d === 0)) {
+      if (sel.shape.some(d => d === 0)) {
         throw new HttpError(422, 'Unsupported encoding csv for empty and scalar datasets');
       }
       reply(csvText(decode(desc, bytes), sel.shape, desc.h5class === H5T_FLOAT), 'text/csv', {
@@ -140,7 +194,11 @@ export async function handleData(ctx: Context, q: URLSearchParams, res: ServerRe
   }
 }
 
-export async function handleStats(ctx: Context, q: URLSearchParams, res: ServerResponse): Promise<void> {
+export async function handleStats(
+  ctx: Context,
+  q: URLSearchParams,
+  res: ServerResponse
+): Promise<void> {
   const { file, path, resolveLinks, base } = await common(ctx, q);
   const desc = await describeDataset(ctx, base);
   if (!desc.numeric) {

@@ -119,7 +119,11 @@ export function outputDescr(desc: DatasetDescription, dtype: DtypeOption): strin
 }
 
 /** Raw bytes for `bin`/`npy` in the requested representation. */
-export function outputBytes(desc: DatasetDescription, dtype: DtypeOption, bytes: Uint8Array): Buffer {
+export function outputBytes(
+  desc: DatasetDescription,
+  dtype: DtypeOption,
+  bytes: Uint8Array
+): Buffer {
   if (dtype === 'safe') {
     if (desc.h5class === H5T_FLOAT && desc.size !== 4 && desc.size !== 8) {
       const v = decode(desc, bytes);

@@ -17,7 +17,10 @@ export function parseResolveLinks(v: string | null): ResolveLinks {
   if (lower === 'false') {
     return 'none';
   }
-  throw new HttpError(422, `Unsupported resolve_links ${v}: use one of only_valid, none, all (or true, false)`);
+  throw new HttpError(
+    422,
+    `Unsupported resolve_links ${v}: use one of only_valid, none, all (or true, false)`
+  );
 }
 
 export function parseFormat(v: string | null): DataFormat {

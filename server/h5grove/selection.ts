@@ -28,7 +28,10 @@ function parseInt10(text: string, member: string): number {
 }
 
 /** Parse and normalise `selection` against `dims`. Undefined or empty selects everything. */
-export function normalizeSelection(selection: string | undefined, dims: number[]): NormalizedSelection {
+export function normalizeSelection(
+  selection: string | undefined,
+  dims: number[]
+): NormalizedSelection {
   const members = selection === undefined || selection === '' ? [] : selection.split(',');
   if (members.length > dims.length) {
     throw new HttpError(
@@ -51,7 +54,10 @@ export function normalizeSelection(selection: string | undefined, dims: number[]
         index += dim;
       }
       if (index < 0 || index >= dim) {
-        throw new HttpError(500, `Index ${parts[0].trim()} is out of range for axis ${i} with size ${dim}`);
+        throw new HttpError(
+          500,
+          `Index ${parts[0].trim()} is out of range for axis ${i} with size ${dim}`
+        );
       }
       return { start: index, stop: index + 1, step: 1, drop: true };
     }
@@ -75,7 +81,7 @@ export function normalizeSelection(selection: string | undefined, dims: number[]
     const stop = Math.max(bound(stopText, dim), start);
     return { start, stop, step, drop: false };
   });
-  const shape = axes.filter((a) => !a.drop).map(axisCount);
+  const shape = axes.filter(a => !a.drop).map(axisCount);
   return { axes, shape };
 }
 

@@ -32,7 +32,14 @@ export function computeStats(values: NumericValues, isFloat: boolean): StatsResu
     }
   }
   if (n === 0) {
-    return { strict_positive_min: null, positive_min: null, min: null, max: null, mean: null, std: null };
+    return {
+      strict_positive_min: null,
+      positive_min: null,
+      min: null,
+      max: null,
+      mean: null,
+      std: null
+    };
   }
   const mean = sum / n;
   let sq = 0;
@@ -42,7 +49,8 @@ export function computeStats(values: NumericValues, isFloat: boolean): StatsResu
       sq += (v - mean) ** 2;
     }
   }
-  const cast = (v: number): number | null => (Number.isFinite(v) ? (isFloat ? v : Math.trunc(v)) : null);
+  const cast = (v: number): number | null =>
+    Number.isFinite(v) ? (isFloat ? v : Math.trunc(v)) : null;
   return {
     strict_positive_min: cast(spMin),
     positive_min: cast(pMin),

@@ -1,4 +1,12 @@
-import { BrokenSoftLink, Dataset, Datatype, ExternalLink, File as H5File, Group, Module } from 'h5wasm/node';
+import {
+  BrokenSoftLink,
+  Dataset,
+  Datatype,
+  ExternalLink,
+  File as H5File,
+  Group,
+  Module
+} from 'h5wasm/node';
 import type { Entity } from 'h5wasm/node';
 import type {
   AttributeMetadata,
@@ -15,10 +23,11 @@ export type LinkInfo =
   | { kind: 'soft_link'; target_path: string }
   | { kind: 'external_link'; target_file: string; target_path: string };
 
-export type Resolved = { entity: Group | Dataset | Datatype; name: string } | { link: LinkInfo; name: string };
+export type Resolved =
+  { entity: Group | Dataset | Datatype; name: string } | { link: LinkInfo; name: string };
 
 export function lastSegment(path: string): string {
-  const parts = path.split('/').filter((p) => p !== '');
+  const parts = path.split('/').filter(p => p !== '');
   return parts.length === 0 ? '' : parts[parts.length - 1];
 }
 
@@ -57,7 +66,12 @@ function linkRepr(link: LinkInfo): string {
     : `<ExternalLink to "${link.target_path}" in file "${link.target_file}">`;
 }
 
-export function resolvePath(file: H5File, path: string, mode: ResolveLinks, basename: string): Resolved {
+export function resolvePath(
+  file: H5File,
+  path: string,
+  mode: ResolveLinks,
+  basename: string
+): Resolved {
   const name = lastSegment(path);
   if (path === '/' || path === '') {
     return { entity: file, name: '' };
@@ -77,7 +91,11 @@ export function resolvePath(file: H5File, path: string, mode: ResolveLinks, base
     return { link, name };
   }
   if (entity instanceof ExternalLink) {
-    const link: LinkInfo = { kind: 'external_link', target_file: entity.filename, target_path: entity.obj_path };
+    const link: LinkInfo = {
+      kind: 'external_link',
+      target_file: entity.filename,
+      target_path: entity.obj_path
+    };
     if (mode === 'all') {
       throw new HttpError(404, `Cannot resolve ${linkRepr(link)} at ${path} of ${basename}`);
     }
@@ -93,7 +111,7 @@ export function attributesOf(entity: Group | Dataset | Datatype): AttributeMetad
   const attrs = entity.attrs;
   return Object.keys(attrs)
     .sort()
-    .map((name) => {
+    .map(name => {
       const a = attrs[name];
       return { name, shape: a.shape, type: typeMetadata(a.metadata) };
     });
@@ -101,7 +119,7 @@ export function attributesOf(entity: Group | Dataset | Datatype): AttributeMetad
 
 function filtersOf(ds: Dataset): { id: number; name: string }[] | null {
   const filters = ds.filters;
-  return filters.length === 0 ? null : filters.map((f) => ({ id: f.id, name: f.name }));
+  return filters.length === 0 ? null : filters.map(f => ({ id: f.id, name: f.name }));
 }
 
 export function describeResolved(r: Resolved, withChildren: boolean, file: H5File): EntityMetadata {
@@ -109,7 +127,12 @@ export function describeResolved(r: Resolved, withChildren: boolean, file: H5Fil
     // keys sorted like h5grove's output
     return r.link.kind === 'soft_link'
       ? { kind: 'soft_link', name: r.name, target_path: r.link.target_path }
-      : { kind: 'external_link', name: r.name, target_file: r.link.target_file, target_path: r.link.target_path };
+      : {
+          kind: 'external_link',
+          name: r.name,
+          target_file: r.link.target_file,
+          target_path: r.link.target_path
+        };
   }
   const { entity, name } = r;
   if (entity instanceof Dataset) {
@@ -125,7 +148,12 @@ export function describeResolved(r: Resolved, withChildren: boolean, file: H5Fil
     };
   }
   if (entity instanceof Datatype) {
-    return { attributes: attributesOf(entity), kind: 'datatype', name, type: typeMetadata(entity.metadata) };
+    return {
+      attributes: attributesOf(entity),
+      kind: 'datatype',
+      name,
+      type: typeMetadata(entity.metadata)
+    };
   }
   const group = entity as Group;
   if (!withChildren) {
@@ -133,8 +161,10 @@ export function describeResolved(r: Resolved, withChildren: boolean, file: H5Fil
   }
   const base = group.path === '/' ? '' : group.path;
   // Children are always resolved with only_valid (the reference calls the factory without it).
-  const children = group.keys().map((key) =>
-    describeResolved(resolvePath(file, `${base}/${key}`, 'only_valid', ''), false, file)
-  );
+  const children = group
+    .keys()
+    .map(key =>
+      describeResolved(resolvePath(file, `${base}/${key}`, 'only_valid', ''), false, file)
+    );
   return { attributes: attributesOf(group), children, kind: 'group', name };
 }

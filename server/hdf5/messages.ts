@@ -48,5 +48,4 @@ export interface DatasetDescription {
 export type Description = DatasetDescription | { kind: 'other'; entityKind: string };
 
 export type WorkerResponse =
-  | { id: number; ok: true; result: unknown }
-  | { id: number; ok: false; error: SerializedError };
+  { id: number; ok: true; result: unknown } | { id: number; ok: false; error: SerializedError };

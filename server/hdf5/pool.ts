@@ -163,6 +163,6 @@ export class WorkerPool {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.slots.map((s) => s.close()));
+    await Promise.all(this.slots.map(s => s.close()));
   }
 }

@@ -18,9 +18,9 @@ export function explainReadError(ds: Dataset, path: string, err: unknown): Error
   } catch {
     // keep the original message
   }
-  const external = filters.filter((f) => !BUILTIN_FILTERS.has(f.id));
+  const external = filters.filter(f => !BUILTIN_FILTERS.has(f.id));
   if (external.length > 0 && /filter|plugin/i.test(text)) {
-    const names = external.map((f) => `${f.id} (${f.name})`).join(', ');
+    const names = external.map(f => `${f.id} (${f.name})`).join(', ');
     return new HttpError(500, `Cannot read dataset ${path}: HDF5 filter ${names} not available`);
   }
   return new HttpError(500, `Cannot read dataset ${path}: ${text.split('\n')[0]}`);
@@ -44,8 +44,8 @@ export function readBytes(ds: Dataset, path: string, axes: AxisSelection[]): Arr
       ds.file_id,
       path,
       scalar ? null : counts.map(BigInt),
-      scalar ? null : axes.map((a) => BigInt(a.start)),
-      scalar ? null : axes.map((a) => BigInt(a.step)),
+      scalar ? null : axes.map(a => BigInt(a.start)),
+      scalar ? null : axes.map(a => BigInt(a.step)),
       BigInt(ptr)
     );
     const out = new Uint8Array(nbytes);
@@ -97,7 +97,12 @@ export function nest(flat: unknown[], shape: number[]): unknown {
 /** Upper bound for a JSON read of non-numeric data, which cannot be streamed. */
 const MAX_JSON_BYTES = 256 * 1024 * 1024;
 
-export function readJson(ds: Dataset, path: string, axes: AxisSelection[], flatten: boolean): unknown {
+export function readJson(
+  ds: Dataset,
+  path: string,
+  axes: AxisSelection[],
+  flatten: boolean
+): unknown {
   const m = ds.metadata;
   if (m.shape === null) {
     return null;
@@ -107,7 +112,7 @@ export function readJson(ds: Dataset, path: string, axes: AxisSelection[], flatt
   if (n * m.size > MAX_JSON_BYTES) {
     throw new HttpError(413, `Selection of ${path} is too large for JSON; narrow the selection`);
   }
-  const shape = axes.filter((a) => !a.drop).map(axisCount);
+  const shape = axes.filter(a => !a.drop).map(axisCount);
   if (n === 0) {
     return flatten ? [] : nest([], shape);
   }
@@ -116,7 +121,7 @@ export function readJson(ds: Dataset, path: string, axes: AxisSelection[], flatt
     raw =
       axes.length === 0
         ? ds.value
-        : ds.slice(axes.map((a) => [a.start, a.stop, a.step] as [number, number, number]));
+        : ds.slice(axes.map(a => [a.start, a.stop, a.step] as [number, number, number]));
   } catch (err) {
     throw explainReadError(ds, path, err);
   }

@@ -103,14 +103,18 @@ export function typeMetadata(m: Metadata): TypeMetadata {
     case H5T.COMPOUND:
       return {
         ...base,
-        members: (m.compound_type?.members ?? []).map((member) => ({
+        members: (m.compound_type?.members ?? []).map(member => ({
           name: member.name,
           ...typeMetadata(member)
         }))
       };
     case H5T.ENUM: {
       const baseType: Metadata = { ...m, type: H5T.INTEGER, enum_type: undefined };
-      return { ...base, members: { ...(m.enum_type?.members ?? {}) }, base: typeMetadata(baseType) };
+      return {
+        ...base,
+        members: { ...(m.enum_type?.members ?? {}) },
+        base: typeMetadata(baseType)
+      };
     }
     case H5T.VLEN:
       return m.vlen_type ? { ...base, base: typeMetadata(m.vlen_type) } : base;
@@ -125,5 +129,7 @@ export function typeMetadata(m: Metadata): TypeMetadata {
 
 /** Numeric in NumPy's sense (number or bool): the only types `safe`, npy, csv, tiff accept. */
 export function isNumeric(m: Metadata): boolean {
-  return m.type === H5T.INTEGER || m.type === H5T.FLOAT || m.type === H5T.ENUM || m.type === H5T.BITFIELD;
+  return (
+    m.type === H5T.INTEGER || m.type === H5T.FLOAT || m.type === H5T.ENUM || m.type === H5T.BITFIELD
+  );
 }

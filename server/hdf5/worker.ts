@@ -44,7 +44,7 @@ function handle(req: WorkerRequest): { result: unknown; transfer?: ArrayBuffer[]
       }
       const entity = r.entity as Group | Dataset | Datatype;
       const attrs = entity.attrs;
-      const names = req.attrKeys ?? attributesOf(entity).map((a) => a.name);
+      const names = req.attrKeys ?? attributesOf(entity).map(a => a.name);
       const out: Record<string, unknown> = {};
       for (const name of names) {
         const a = attrs[name];
@@ -64,7 +64,7 @@ function handle(req: WorkerRequest): { result: unknown; transfer?: ArrayBuffer[]
       }
       const base = r.entity.path === '/' ? '' : r.entity.path;
       const names = Module.get_names(file.file_id, r.entity.path, true);
-      return { result: [r.entity.path, ...names.map((n) => `${base}/${n}`)] };
+      return { result: [r.entity.path, ...names.map(n => `${base}/${n}`)] };
     }
     case 'describe': {
       const file = getFile(req.file);

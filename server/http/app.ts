@@ -1,7 +1,13 @@
 import http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Context } from '../h5grove/handlers.js';
-import { handleAttr, handleData, handleMeta, handlePaths, handleStats } from '../h5grove/handlers.js';
+import {
+  handleAttr,
+  handleData,
+  handleMeta,
+  handlePaths,
+  handleStats
+} from '../h5grove/handlers.js';
 import { isAuthorized } from './auth.js';
 import { HttpError } from './errors.js';
 import { sendBody, sendError } from './respond.js';
@@ -36,7 +42,11 @@ function stripPrefix(pathname: string, prefix: string | undefined): string | nul
   return pathname.startsWith(p + '/') ? pathname.slice(p.length) : null;
 }
 
-export async function handleRequest(opts: AppOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+export async function handleRequest(
+  opts: AppOptions,
+  req: IncomingMessage,
+  res: ServerResponse
+): Promise<void> {
   try {
     if (!isAuthorized(req, opts.token)) {
       throw new HttpError(401, 'Missing or invalid token');

@@ -35,7 +35,11 @@ after(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-async function json(endpoint: string, params: Record<string, string>, status = 200): Promise<unknown> {
+async function json(
+  endpoint: string,
+  params: Record<string, string>,
+  status = 200
+): Promise<unknown> {
   const r = await srv.get(endpoint, params);
   const body = Buffer.from(await r.arrayBuffer());
   assert.equal(r.status, status, body.toString());
@@ -47,13 +51,21 @@ test('health check, GET and HEAD, with Content-Length', async () => {
   const r = await srv.get('');
   assert.equal(r.status, 200);
   assert.equal(await r.text(), 'ok');
-  const h = await fetch(`${srv.url}/`, { method: 'HEAD', headers: { Authorization: `token ${srv.token}` } });
+  const h = await fetch(`${srv.url}/`, {
+    method: 'HEAD',
+    headers: { Authorization: `token ${srv.token}` }
+  });
   assert.equal(h.status, 200);
   assert.equal(h.headers.get('content-length'), '2');
 });
 
 test('missing or wrong token is 401 JSON', async () => {
-  for (const headers of [{}, { Authorization: 'token nope' }, { Authorization: 'Bearer test-token' }]) {
+  const variants: Record<string, string>[] = [
+    {},
+    { Authorization: 'token nope' },
+    { Authorization: 'Bearer test-token' }
+  ];
+  for (const headers of variants) {
     const r = await srv.get('meta', { file: 't.h5' }, headers);
     assert.equal(r.status, 401);
     assert.equal(typeof ((await r.json()) as { message: string }).message, 'string');
@@ -64,20 +76,29 @@ test('/meta on the root: sorted attributes, children at depth 1, broken links as
   const meta = (await json('meta', { file: 't.h5' })) as GroupMetadata;
   assert.equal(meta.kind, 'group');
   assert.equal(meta.name, '');
-  assert.deepEqual(meta.attributes.map((a) => a.name), ['NX_class', 'b_attr']);
+  assert.deepEqual(
+    meta.attributes.map(a => a.name),
+    ['NX_class', 'b_attr']
+  );
   const children = meta.children!;
-  const entry = children.find((c) => c.name === 'entry') as GroupMetadata;
+  const entry = children.find(c => c.name === 'entry') as GroupMetadata;
   assert.equal(entry.kind, 'group');
   assert.equal('children' in entry, false);
-  assert.deepEqual(children.find((c) => c.name === 'broken'), { kind: 'soft_link', name: 'broken', target_path: '/nowhere' });
-  assert.deepEqual(children.find((c) => c.name === 'ext'), {
-    kind: 'external_link',
-    name: 'ext',
-    target_file: 'missing.h5',
-    target_path: '/x'
-  });
+  assert.deepEqual(
+    children.find(c => c.name === 'broken'),
+    { kind: 'soft_link', name: 'broken', target_path: '/nowhere' }
+  );
+  assert.deepEqual(
+    children.find(c => c.name === 'ext'),
+    {
+      kind: 'external_link',
+      name: 'ext',
+      target_file: 'missing.h5',
+      target_path: '/x'
+    }
+  );
   // a valid soft link is resolved under the link's name
-  assert.equal(children.find((c) => c.name === 'soft')?.kind, 'dataset');
+  assert.equal(children.find(c => c.name === 'soft')?.kind, 'dataset');
 });
 
 test('/meta on datasets: dtype strings, chunks and filters', async () => {
@@ -103,26 +124,56 @@ test('resolve_links values', async () => {
     name: 'soft',
     target_path: '/entry/data'
   });
-  assert.equal(((await json('meta', { file: 't.h5', path: '/soft', resolve_links: 'true' })) as DatasetMetadata).kind, 'dataset');
-  const broken = (await json('meta', { file: 't.h5', path: '/broken', resolve_links: 'all' }, 404)) as { message: string };
+  assert.equal(
+    (
+      (await json('meta', {
+        file: 't.h5',
+        path: '/soft',
+        resolve_links: 'true'
+      })) as DatasetMetadata
+    ).kind,
+    'dataset'
+  );
+  const broken = (await json(
+    'meta',
+    { file: 't.h5', path: '/broken', resolve_links: 'all' },
+    404
+  )) as { message: string };
   assert.match(broken.message, /^Cannot resolve .* at \/broken of t\.h5$/);
   await json('meta', { file: 't.h5', resolve_links: 'maybe' }, 422);
 });
 
 test('trailing slash is served directly, never redirected', async () => {
   for (const ep of ['meta/', 'attr/', 'paths/', 'data/', 'stats/']) {
-    const r = await srv.get(ep, { file: 't.h5', path: ep === 'meta/' || ep === 'attr/' || ep === 'paths/' ? '/' : '/entry/c' });
+    const r = await srv.get(ep, {
+      file: 't.h5',
+      path: ep === 'meta/' || ep === 'attr/' || ep === 'paths/' ? '/' : '/entry/c'
+    });
     assert.equal(r.status, 200, ep);
   }
 });
 
 test('/data JSON: negative indices, index members drop axes, flatten', async () => {
-  assert.deepEqual(await json('data', { file: 't.h5', path: '/entry/data', selection: '-1,1:,-2' }), [18, 22]);
-  assert.deepEqual(await json('data', { file: 't.h5', path: '/entry/data', selection: '0,0:2,::2' }), [
-    [0, 2],
-    [4, 6]
-  ]);
-  assert.deepEqual(await json('data', { file: 't.h5', path: '/entry/data', selection: '0,0:2,::2', flatten: 'true' }), [0, 2, 4, 6]);
+  assert.deepEqual(
+    await json('data', { file: 't.h5', path: '/entry/data', selection: '-1,1:,-2' }),
+    [18, 22]
+  );
+  assert.deepEqual(
+    await json('data', { file: 't.h5', path: '/entry/data', selection: '0,0:2,::2' }),
+    [
+      [0, 2],
+      [4, 6]
+    ]
+  );
+  assert.deepEqual(
+    await json('data', {
+      file: 't.h5',
+      path: '/entry/data',
+      selection: '0,0:2,::2',
+      flatten: 'true'
+    }),
+    [0, 2, 4, 6]
+  );
   assert.deepEqual(await json('data', { file: 't.h5', path: '/nan' }), [1, null, null]);
   assert.deepEqual(await json('data', { file: 't.h5', path: '/bools' }), [true, false]);
   assert.deepEqual(await json('data', { file: 't.h5', path: '/i64' }), [2 ** 40, -1]);
@@ -132,13 +183,38 @@ test('/data JSON: negative indices, index members drop axes, flatten', async () 
 });
 
 test('/data bin: origin keeps byte order, safe is little-endian and widens float16', async () => {
-  const origin = Buffer.from(await (await srv.get('data', { file: 't.h5', path: '/entry/data', selection: '0,0,1', format: 'bin' })).arrayBuffer());
+  const origin = Buffer.from(
+    await (
+      await srv.get('data', {
+        file: 't.h5',
+        path: '/entry/data',
+        selection: '0,0,1',
+        format: 'bin'
+      })
+    ).arrayBuffer()
+  );
   assert.equal(origin.readDoubleBE(0), 1);
-  const safe = Buffer.from(await (await srv.get('data', { file: 't.h5', path: '/entry/data', selection: '0,0,1', format: 'bin', dtype: 'safe' })).arrayBuffer());
+  const safe = Buffer.from(
+    await (
+      await srv.get('data', {
+        file: 't.h5',
+        path: '/entry/data',
+        selection: '0,0,1',
+        format: 'bin',
+        dtype: 'safe'
+      })
+    ).arrayBuffer()
+  );
   assert.equal(safe.readDoubleLE(0), 1);
-  const half = Buffer.from(await (await srv.get('data', { file: 't.h5', path: '/f16', format: 'bin', dtype: 'safe' })).arrayBuffer());
+  const half = Buffer.from(
+    await (
+      await srv.get('data', { file: 't.h5', path: '/f16', format: 'bin', dtype: 'safe' })
+    ).arrayBuffer()
+  );
   assert.deepEqual(Array.from(new Float32Array(half.buffer, half.byteOffset, 3)), [1.5, 2, -0.25]);
-  const halfOrigin = Buffer.from(await (await srv.get('data', { file: 't.h5', path: '/f16', format: 'bin' })).arrayBuffer());
+  const halfOrigin = Buffer.from(
+    await (await srv.get('data', { file: 't.h5', path: '/f16', format: 'bin' })).arrayBuffer()
+  );
   assert.equal(halfOrigin.length, 6);
   assert.equal(halfOrigin.readUInt16BE(0), 0x3e00);
 });
@@ -152,14 +228,18 @@ test('/data npy and csv', async () => {
   assert.equal((10 + headerLen) % 64, 0);
   assert.match(npy.subarray(10, 10 + headerLen).toString(), /'descr': '<f4'.*'shape': \(3,\)/);
   assert.equal(npy.length, 10 + headerLen + 12);
-  const csv = await (await srv.get('data', { file: 't.h5', path: '/entry/c', selection: '1:3,::40', format: 'csv' })).text();
+  const csv = await (
+    await srv.get('data', { file: 't.h5', path: '/entry/c', selection: '1:3,::40', format: 'csv' })
+  ).text();
   assert.equal(csv, '100,140,180\n200,240,280\n');
 });
 
 test('error codes and phrases', async () => {
   assert.deepEqual(await json('meta', { file: 'nope.h5' }, 404), { message: 'File not found!' });
   assert.deepEqual(await json('meta', { file: '../t.h5' }, 404), { message: 'File not found!' });
-  assert.deepEqual(await json('meta', { file: 't.h5', path: '/nope' }, 404), { message: '/nope is not a valid path in t.h5' });
+  assert.deepEqual(await json('meta', { file: 't.h5', path: '/nope' }, 404), {
+    message: '/nope is not a valid path in t.h5'
+  });
   await json('data', { file: 't.h5', path: '/entry' }, 500);
   await json('data', { file: 't.h5', path: '/entry/data', selection: '0,0,0,0' }, 500);
   await json('data', { file: 't.h5', path: '/entry/data', format: 'xml' }, 422);
@@ -174,8 +254,16 @@ test('error codes and phrases', async () => {
 });
 
 test('/attr, /paths and /stats', async () => {
-  assert.deepEqual(await json('attr', { file: 't.h5' }), { NX_class: 'NXroot', b_attr: [[0, 1], [2, 3]] });
-  assert.deepEqual(await json('attr', { file: 't.h5', attr_keys: 'NX_class' }), { NX_class: 'NXroot' });
+  assert.deepEqual(await json('attr', { file: 't.h5' }), {
+    NX_class: 'NXroot',
+    b_attr: [
+      [0, 1],
+      [2, 3]
+    ]
+  });
+  assert.deepEqual(await json('attr', { file: 't.h5', attr_keys: 'NX_class' }), {
+    NX_class: 'NXroot'
+  });
   const paths = (await json('paths', { file: 't.h5', path: '/entry' })) as string[];
   assert.deepEqual(paths, ['/entry', '/entry/c', '/entry/data']);
   assert.deepEqual(await json('stats', { file: 't.h5', path: '/nan' }), {
@@ -186,8 +274,18 @@ test('/attr, /paths and /stats', async () => {
     mean: 1,
     std: 0
   });
-  const s = (await json('stats', { file: 't.h5', path: '/entry/c', selection: '0,0:4' })) as Record<string, number>;
-  assert.deepEqual(s, { strict_positive_min: 1, positive_min: 0, min: 0, max: 3, mean: 1.5, std: Math.sqrt(1.25) });
+  const s = (await json('stats', { file: 't.h5', path: '/entry/c', selection: '0,0:4' })) as Record<
+    string,
+    number
+  >;
+  assert.deepEqual(s, {
+    strict_positive_min: 1,
+    positive_min: 0,
+    min: 0,
+    max: 3,
+    mean: 1.5,
+    std: Math.sqrt(1.25)
+  });
 });
 
 test('a rewritten file is not served stale (cache keys include mtime and size)', async () => {
@@ -197,20 +295,40 @@ test('a rewritten file is not served stale (cache keys include mtime and size)',
   writeH5(f, `f['x'] = np.array([7, 8, 9, 10])\nf['y'] = 1`);
   assert.deepEqual(await json('data', { file: 'w.h5', path: '/x' }), [7, 8, 9, 10]);
   const meta = (await json('meta', { file: 'w.h5' })) as GroupMetadata;
-  assert.deepEqual(meta.children!.map((c) => c.name), ['x', 'y']);
+  assert.deepEqual(
+    meta.children!.map(c => c.name),
+    ['x', 'y']
+  );
 });
 
 test('cross-section reads split over workers match a whole read', async () => {
   const f = path.join(dir, 'big.h5');
-  writeH5(f, `f.create_dataset('v', data=np.arange(64*128*160, dtype='<f4').reshape(64, 128, 160), chunks=(1, 128, 160), compression='gzip')`);
-  const r = await srv.get('data', { file: 'big.h5', path: '/v', selection: ':,5,:', format: 'bin' });
+  writeH5(
+    f,
+    `f.create_dataset('v', data=np.arange(64*128*160, dtype='<f4').reshape(64, 128, 160), chunks=(1, 128, 160), compression='gzip')`
+  );
+  const r = await srv.get('data', {
+    file: 'big.h5',
+    path: '/v',
+    selection: ':,5,:',
+    format: 'bin'
+  });
   const buf = Buffer.from(await r.arrayBuffer());
   const v = new Float32Array(buf.buffer, buf.byteOffset, buf.length / 4);
   assert.equal(v.length, 64 * 160);
-  for (const [i, j] of [[0, 0], [31, 7], [63, 159]]) {
+  for (const [i, j] of [
+    [0, 0],
+    [31, 7],
+    [63, 159]
+  ]) {
     assert.equal(v[i * 160 + j], i * 128 * 160 + 5 * 160 + j);
   }
-  const whole = Buffer.from(await (await srv.get('data', { file: 'big.h5', path: '/v', format: 'bin' })).arrayBuffer());
+  const whole = Buffer.from(
+    await (await srv.get('data', { file: 'big.h5', path: '/v', format: 'bin' })).arrayBuffer()
+  );
   assert.equal(whole.length, 64 * 128 * 160 * 4);
-  assert.equal(new Float32Array(whole.buffer, whole.byteOffset, whole.length / 4)[64 * 128 * 160 - 1], 64 * 128 * 160 - 1);
+  assert.equal(
+    new Float32Array(whole.buffer, whole.byteOffset, whole.length / 4)[64 * 128 * 160 - 1],
+    64 * 128 * 160 - 1
+  );
 });

@@ -14,9 +14,9 @@ export const REPO = path.resolve(import.meta.dirname, '..', '..');
 const PYTHON = path.join(REPO, '.venv', 'bin', 'python');
 
 export function writeH5(file: string, pythonBody: string): void {
-  const script = `import h5py, numpy as np\nwith h5py.File(${JSON.stringify(file)}, 'w') as f:\n${pythonBody
+  const script = `import h5py, numpy as np, hdf5plugin\nwith h5py.File(${JSON.stringify(file)}, 'w') as f:\n${pythonBody
     .split('\n')
-    .map((l) => '    ' + l)
+    .map(l => '    ' + l)
     .join('\n')}\n`;
   execFileSync(PYTHON, ['-c', script]);
 }
@@ -30,20 +30,35 @@ export interface TestServer {
   token: string;
   pool: WorkerPool;
   close(): Promise<void>;
-  get(endpoint: string, params?: Record<string, string>, headers?: Record<string, string>): Promise<Response>;
+  get(
+    endpoint: string,
+    params?: Record<string, string>,
+    headers?: Record<string, string>
+  ): Promise<Response>;
 }
 
-export async function startServer(root: string, opts: { timeoutMs?: number; workers?: number } = {}): Promise<TestServer> {
+export async function startServer(
+  root: string,
+  opts: { timeoutMs?: number; workers?: number; plugins?: boolean } = {}
+): Promise<TestServer> {
   const token = 'test-token';
   const pool = new WorkerPool({
     size: opts.workers ?? 2,
     workerUrl: new URL('../../server/hdf5/worker.ts', import.meta.url),
-    pluginDir: path.join(REPO, 'node_modules', 'h5wasm-plugins', 'plugins'),
+    pluginDir:
+      opts.plugins === false
+        ? undefined
+        : path.join(REPO, 'node_modules', 'h5wasm-plugins', 'plugins'),
     timeoutMs: opts.timeoutMs ?? 20000,
     tsx: true
   });
-  const server = createApp({ roots: new Roots([root]), pool, cache: new ResponseCache(64 * 1024 * 1024), token });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const server = createApp({
+    roots: new Roots([root]),
+    pool,
+    cache: new ResponseCache(64 * 1024 * 1024),
+    token
+  });
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;
   return {
@@ -54,7 +69,7 @@ export async function startServer(root: string, opts: { timeoutMs?: number; work
       fetch(`${url}/${endpoint}?${new URLSearchParams(params)}`, { headers }),
     close: async () => {
       server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await new Promise<void>(resolve => server.close(() => resolve()));
       await pool.close();
     }
   };

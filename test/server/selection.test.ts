@@ -46,12 +46,36 @@ test('scalar dataset with empty selection yields a scalar shape', () => {
 });
 
 test('errors are 500 as in the reference', () => {
-  assert.equal(status(() => normalizeSelection('0,0,0', [2, 2])), 500);
-  assert.equal(status(() => normalizeSelection('1:2:3:4', [10])), 500);
-  assert.equal(status(() => normalizeSelection('::0', [10])), 500);
-  assert.equal(status(() => normalizeSelection('::-1', [10])), 500);
-  assert.equal(status(() => normalizeSelection('a', [10])), 500);
-  assert.equal(status(() => normalizeSelection('10', [10])), 500);
-  assert.equal(status(() => normalizeSelection('-11', [10])), 500);
-  assert.equal(status(() => normalizeSelection('-10', [10])), 200);
+  assert.equal(
+    status(() => normalizeSelection('0,0,0', [2, 2])),
+    500
+  );
+  assert.equal(
+    status(() => normalizeSelection('1:2:3:4', [10])),
+    500
+  );
+  assert.equal(
+    status(() => normalizeSelection('::0', [10])),
+    500
+  );
+  assert.equal(
+    status(() => normalizeSelection('::-1', [10])),
+    500
+  );
+  assert.equal(
+    status(() => normalizeSelection('a', [10])),
+    500
+  );
+  assert.equal(
+    status(() => normalizeSelection('10', [10])),
+    500
+  );
+  assert.equal(
+    status(() => normalizeSelection('-11', [10])),
+    500
+  );
+  assert.equal(
+    status(() => normalizeSelection('-10', [10])),
+    200
+  );
 });
