@@ -511,3 +511,98 @@ def test_paths(relpath, real_server):
     assert isinstance(got, list)
     assert got[0] == "/", got[:3]
     assert sorted(got) == sorted(exp), (sorted(set(got) ^ set(exp)))[:20]
+
+
+@per_file
+def test_stats_vs_reference(relpath, real_server):
+    """/stats of numeric datasets equals the h5grove reference computed with h5py."""
+    from h5grove.content import create_content
+    from h5grove.utils import parse_slice
+
+    errors: list[str] = []
+    with h5open(relpath) as f:
+        numeric = [p for p in walk(relpath).datasets
+                   if is_numeric(f[p].dtype) and f[p].shape is not None and f[p].dtype.kind != "b"]
+        for p in numeric[:40]:
+            sel, _ = selection_for(f[p])
+            try:
+                exp = orjson.loads(orjson_encode(create_content(f, p).data_stats(parse_slice(sel) if sel else None)))
+            except OSError:
+                continue
+            params = dict(file=relpath, path=p)
+            if sel:
+                params["selection"] = sel
+            r = real_server.get("stats", **params)
+            if r.status_code != 200:
+                errors.append(f"/stats path={p}: status {r.status_code} {r.content[:200]!r}")
+                continue
+            assert_content_length(r)
+            got = r.json()
+            if sorted(got) != sorted(exp):
+                errors.append(f"/stats path={p}: keys {sorted(got)} != {sorted(exp)}")
+                continue
+            float_ref = {}
+            if f[p].dtype.kind in "iu" and exp["mean"] is not None:
+                # the reference truncates integer mean/std to int; the int-cast rule is
+                # asserted in test_protocol.py::test_stats_integer_cast, here check the numbers
+                arr = np.asarray(f[p][selection_for(f[p])[1]] if sel else f[p][()], dtype=np.float64)
+                float_ref = {"mean": float(arr.mean()), "std": float(arr.std())}
+            for k, e in exp.items():
+                g = got[k]
+                if e is None or g is None:
+                    ok_ = e is None and g is None
+                elif k in ("mean", "std"):
+                    e2 = float_ref.get(k, e)
+                    ok_ = g == e or math.isclose(g, e2, rel_tol=1e-5, abs_tol=1e-9 * max(1.0, abs(exp["max"] or 0)))
+                else:
+                    ok_ = g == e or (f[p].dtype.kind == "f" and np.float32(g) == np.float32(e))
+                if not ok_:
+                    errors.append(f"/stats path={p} {k}: got {g!r} expected {e!r}")
+    fail_if(errors, f"/stats in {relpath}")
+
+
+BITSHUFFLE = "silx-kit_hdf5plugin/test/bitshuffle.h5"
+VDS_FILE = "prjemian_punx/punx/data/DLS_i03_i04_NXmx_Therm_6_2.nxs"
+
+
+def test_bitshuffle_lz4_decodes_like_h5py(real_server):
+    found = 0
+    with h5open(BITSHUFFLE) as f:
+        for p in walk(BITSHUFFLE).datasets:
+            ds = f[p]
+            if 32008 not in (filter_ids(ds) or []):
+                continue
+            found += 1
+            exp = ds[()]
+            assert np.count_nonzero(exp) > 0  # a real frame, not all zeros
+            r = real_server.get("data", file=BITSHUFFLE, path=p, format="bin", dtype="safe")
+            assert r.status_code == 200, r.content[:300]
+            assert_content_length(r)
+            got = np.frombuffer(r.content, dtype=_sanitize_dtype(exp.dtype)).reshape(exp.shape)
+            np.testing.assert_array_equal(got, exp)
+            m = real_server.get("meta", file=BITSHUFFLE, path=p).json()
+            assert [fl["id"] for fl in m["filters"]] == filter_ids(ds)
+    assert found >= 1, "no bitshuffle dataset found in bitshuffle.h5"
+
+
+@pytest.mark.parametrize("sel,index", [
+    ("0,0:64,0:64", np.s_[0, 0:64, 0:64]),
+    ("-1,-64:,-64:", np.s_[-1, -64:, -64:]),
+    ("100,2000:2010,::500", np.s_[100, 2000:2010, ::500]),
+])
+def test_vds_with_missing_source_agrees_with_h5py(real_server, sel, index):
+    """h5py reads the fill value where the VDS source file is missing; the server must agree."""
+    with h5open(VDS_FILE) as f:
+        ds = f["/entry/data/data"]
+        assert ds.is_virtual
+        exp = ds[index]
+        dt = _sanitize_dtype(ds.dtype)
+    m = real_server.get("meta", file=VDS_FILE, path="/entry/data/data")
+    assert m.status_code == 200 and m.json()["shape"] == [488, 4362, 4148], m.content[:300]
+    r = real_server.get("data", file=VDS_FILE, path="/entry/data/data", selection=sel, format="bin", dtype="safe")
+    if r.status_code == 200:
+        assert_content_length(r)
+        np.testing.assert_array_equal(np.frombuffer(r.content, dt), np.ravel(exp).astype(dt))
+    else:
+        # only acceptable if h5py could not read it either, which is not the case here
+        pytest.fail(f"/data VDS selection={sel}: status {r.status_code} {r.content[:300]!r}; h5py reads fill values")
