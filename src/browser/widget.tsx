@@ -133,6 +133,11 @@ export class NexusWidgetFactory extends ABCWidgetFactory<NexusDocument> {
     // The model is an empty placeholder: saving it would truncate the HDF5 file.
     context.save = () => Promise.resolve();
     context.saveAs = () => Promise.resolve(false);
+    // The context checkpoints writable files when they are opened: on the server that
+    // is a full copy of the (possibly multi-GB) HDF5 file into .ipynb_checkpoints.
+    context.createCheckpoint = () =>
+      Promise.resolve({ id: '', last_modified: new Date().toISOString() });
+    context.restoreCheckpoint = () => Promise.resolve();
 
     const content = new NexusViewer({
       path: context.localPath,

@@ -10,10 +10,12 @@ test('double-click opens an HDF5 file in the NeXus Viewer without downloading it
   const contentRequests: string[] = [];
   page.on('request', request => {
     if (request.url().includes('/api/contents/sample.nxs')) {
-      contentRequests.push(request.url());
+      contentRequests.push(`${request.method()} ${request.url()}`);
     }
   });
 
+  // galata starts each test in its own folder; the sample file is at the root.
+  await page.filebrowser.openHomeDirectory();
   const item = page.locator('.jp-DirListing-item[data-file-type="nexus-hdf5"]', {
     hasText: 'sample.nxs'
   });
@@ -30,10 +32,16 @@ test('double-click opens an HDF5 file in the NeXus Viewer without downloading it
   await expect(viewer.getByRole('treeitem', { name: 'data' })).toBeVisible();
   await page.screenshot({ path: resolve(artifacts, 'nexus-viewer.png') });
 
-  // The document context must only have asked for metadata (content=0).
+  // The document context may only read metadata (content=0) and list checkpoints:
+  // no download of the file, no server-side checkpoint copy of it.
   expect(contentRequests.length).toBeGreaterThan(0);
-  for (const url of contentRequests) {
-    expect(new URL(url).searchParams.get('content')).toBe('0');
+  for (const entry of contentRequests) {
+    const [method, url] = entry.split(' ');
+    expect(method, entry).toBe('GET');
+    const { pathname, searchParams } = new URL(url);
+    if (!pathname.endsWith('/checkpoints')) {
+      expect(searchParams.get('content'), entry).toBe('0');
+    }
   }
 });
 
@@ -61,7 +69,8 @@ test('inserts h5py code for the viewed dataset into a notebook', async ({ page }
     await commands.execute('nexus:insert-code');
   });
   const cells = page.locator('.jp-Notebook .jp-Cell .jp-InputArea-editor');
-  await expect(cells.last()).toContainText('h5py.File("sample.nxs", "r")');
-  await expect(cells.last()).toContainText('f["/entry/data/counts"]');
+  // Path relative to the notebook (galata puts it in a per-test folder), slice as viewed.
+  await expect(cells.last()).toContainText('h5py.File("../sample.nxs", "r")');
+  await expect(cells.last()).toContainText('f["/entry/data/counts"][0, :, :]');
   await page.screenshot({ path: resolve(artifacts, 'nexus-insert-code.png') });
 });
