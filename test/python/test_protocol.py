@@ -650,3 +650,133 @@ def test_many_concurrent_requests(srv):
         i, j = map(int, s.split(","))
         assert r.status_code == 200
         np.testing.assert_array_equal(np.frombuffer(r.content, "<i4"), ARR3[i, j])
+
+
+# ------------------------------------------------- advanced types vs reference
+
+
+def write_types_file(path):
+    with h5py.File(path, "w") as f:
+        cmp_dt = np.dtype([("a", "<i4"), ("b", "<f8"), ("c", "S3")])
+        f["compound"] = np.array([(1, 2.5, b"xy"), (-3, np.nan, b"abc")], dtype=cmp_dt)
+        nested = np.dtype([("p", "<u2"), ("q", np.dtype([("r", "<f4"), ("s", "<i1")]))])
+        f["nested"] = np.array([(7, (1.5, -2))], dtype=nested)
+        f["complex64"] = np.array([1 + 2j, -0.5 - 1j], dtype=np.complex64)
+        f["complex128"] = np.array([[1e-3 + 0j, 3 - 4j]], dtype=np.complex128)
+        enum_dt = h5py.enum_dtype({"RED": 0, "GREEN": 1, "BLUE": 42}, basetype="i1")
+        f.create_dataset("enum", data=np.array([0, 42, 1], dtype="i1"), dtype=enum_dt)
+        arr_ds = f.create_dataset("array", shape=(2,), dtype=np.dtype(("<i2", (3,))))
+        arr_ds[0] = [1, 2, 3]
+        arr_ds[1] = [4, 5, 6]
+        vl = h5py.vlen_dtype(np.dtype("int32"))
+        ds = f.create_dataset("vlen", (3,), dtype=vl)
+        ds[0] = [1]
+        ds[1] = [2, 3]
+        ds[2] = [4, 5, 6]
+        f["opaque"] = np.void(b"\x01\x02\x03\x04")
+        f["utf8_fixed"] = np.array(["é".encode(), b"ab"], dtype=h5py.string_dtype("utf-8", 4))
+        f["ascii_vlen"] = np.array([b"x", b"yz"], dtype=h5py.string_dtype("ascii"))
+        f["f128"] = np.array([1.5, -2.25], dtype=np.longdouble)
+        f["u64"] = np.array([0, 2**64 - 1], dtype=np.uint64)
+        f["i8"] = np.array([-128, 127], dtype=np.int8)
+        f["bool_scalar"] = np.bool_(True)
+        f.create_dataset("gz", data=np.arange(1000, dtype="<u4").reshape(20, 50), chunks=(5, 10),
+                         compression="gzip", shuffle=True)
+        f["ref"] = f["gz"].ref
+        f["dtype_committed"] = np.dtype("<f8")
+        f["gz"].attrs["cattr"] = np.array([(1, 2.0, b"z")], dtype=cmp_dt)
+        f["gz"].attrs["empty_attr"] = h5py.Empty("f4")
+        f["gz"].attrs["scalar_bytes"] = np.bytes_(b"abc")
+        f["gz"].attrs["f16attr"] = np.float16(0.1)
+        f["gz"].attrs["be_attr"] = np.array([1, 2], dtype=">i4")
+
+
+TYPE_PATHS = ["/compound", "/nested", "/complex64", "/complex128", "/enum", "/array", "/vlen",
+              "/opaque", "/utf8_fixed", "/ascii_vlen", "/f128", "/u64", "/i8", "/bool_scalar",
+              "/gz", "/ref", "/dtype_committed"]
+
+
+@pytest.fixture(scope="module")
+def types_file(tmp_root):
+    write_types_file(tmp_root / "types.h5")
+    return tmp_root / "types.h5"
+
+
+def _ref(types_file, path):
+    with h5py.File(types_file, "r") as f:
+        return orjson.loads(orjson_encode(create_content(f, path).metadata()))
+
+
+@pytest.mark.parametrize("path", TYPE_PATHS)
+def test_types_meta_equals_reference(srv, types_file, path):
+    got = ok(srv.get("meta", file="types.h5", path=path)).json()
+    exp = _ref(types_file, path)
+    if exp.get("filters"):
+        # filter names come from the HDF5 filter: compare ids only
+        assert [x["id"] for x in got["filters"]] == [x["id"] for x in exp["filters"]]
+        got = {**got, "filters": None}
+        exp = {**exp, "filters": None}
+    assert got == exp
+
+
+def test_types_root_children_equal_reference(srv, types_file):
+    got = ok(srv.get("meta", file="types.h5", path="/")).json()
+    exp = _ref(types_file, "/")
+    strip = lambda m: {**m, "filters": [x["id"] for x in m["filters"]]} if m.get("filters") else m
+    assert sorted((strip(c) for c in got["children"]), key=lambda c: c["name"]) == \
+        sorted((strip(c) for c in exp["children"]), key=lambda c: c["name"])
+
+
+@pytest.mark.parametrize("path", ["/compound", "/nested", "/complex64", "/complex128", "/enum", "/vlen",
+                                  "/utf8_fixed", "/ascii_vlen", "/f128", "/u64", "/i8", "/bool_scalar",
+                                  "/array"])
+def test_types_json_data_equals_reference(srv, types_file, path):
+    """What H5Web requests for non-TypedArray types: JSON with flatten=true."""
+    got = ok(srv.get("data", file="types.h5", path=path, flatten="true")).json()
+    with h5py.File(types_file, "r") as f:
+        exp = orjson.loads(orjson_encode(create_content(f, path).data(flatten=True)))
+
+    def eq(g, e):
+        if isinstance(e, float) and isinstance(g, (int, float)):
+            return g == e or np.float32(g) == np.float32(e)
+        if isinstance(e, list):
+            return isinstance(g, list) and len(g) == len(e) and all(eq(a, b) for a, b in zip(g, e))
+        return g == e
+
+    assert eq(got, exp), (got, exp)
+
+
+def test_types_attr_values(srv, types_file):
+    got = ok(srv.get("attr", file="types.h5", path="/gz")).json()
+    with h5py.File(types_file, "r") as f:
+        exp = orjson.loads(orjson_encode(create_content(f, "/gz").attributes()))
+    assert got.keys() == exp.keys()
+    assert got["cattr"] == exp["cattr"]
+    assert got["empty_attr"] is None
+    assert got["scalar_bytes"] == "abc"
+    assert got["be_attr"] == [1, 2]
+    assert np.float32(got["f16attr"]) == np.float32(np.float16(0.1))
+
+
+def test_types_bin(srv, types_file):
+    with h5py.File(types_file, "r") as f:
+        gz = f["gz"][()]
+    r = ok(srv.get("data", file="types.h5", path="/gz", format="bin", dtype="safe", selection="3:7,::7"))
+    np.testing.assert_array_equal(np.frombuffer(r.content, "<u4"), gz[3:7, ::7].ravel())
+    r = ok(srv.get("data", file="types.h5", path="/f128", format="bin", dtype="safe"))
+    np.testing.assert_array_equal(np.frombuffer(r.content, "<f8"), [1.5, -2.25])
+    r = ok(srv.get("data", file="types.h5", path="/u64", format="bin", dtype="safe"))
+    np.testing.assert_array_equal(np.frombuffer(r.content, "<u8"), [0, 2**64 - 1])
+    r = ok(srv.get("data", file="types.h5", path="/enum", format="bin", dtype="safe"))
+    np.testing.assert_array_equal(np.frombuffer(r.content, "i1"), [0, 42, 1])
+    r = ok(srv.get("data", file="types.h5", path="/opaque", format="bin"))
+    assert r.content == b"\x01\x02\x03\x04"
+    for p in ("/compound", "/vlen", "/complex64"):
+        assert_json_error(srv.get("data", file="types.h5", path=p, format="bin", dtype="safe"), statuses={422})
+
+
+@pytest.mark.parametrize("value,flat", [("0", True), ("no", True), ("FALSE", False), ("False", False),
+                                        ("false", False), ("1", True), ("", True)])
+def test_flatten_values(srv, value, flat):
+    got = ok(srv.get("data", file="data.h5", path="/u8_2d", flatten=value)).json()
+    assert got == (U8_2D.ravel().tolist() if flat else U8_2D.tolist())
