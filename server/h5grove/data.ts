@@ -1,4 +1,5 @@
 import type { DataFormat, DtypeOption } from '../../src/protocol/h5grove.js';
+import type { ServerResponse } from 'node:http';
 import type { ResolvedFile } from '../files/roots.js';
 import type { DatasetDescription } from '../hdf5/messages.js';
 import type { WorkerPool, PoolRequest } from '../hdf5/pool.js';
@@ -49,16 +50,21 @@ function splitAxis0(axes: AxisSelection[], elemSize: number, minPieces: number):
   return pieces;
 }
 
-/** Read numeric bytes (little-endian memory layout) of a selection, in parallel pieces. */
-export async function readNumericBytes(
+function plan(
   pool: WorkerPool,
   req: DataRequest,
   desc: DatasetDescription,
   sel: NormalizedSelection
-): Promise<Uint8Array> {
+) {
   const total = sel.axes.map(axisCount).reduce((a, b) => a * b, 1) * desc.size;
-  // Cross-sections of chunked data decompress many chunks: spread them over all workers.
-  const parallel = desc.chunks !== null && total > 4 * 1024 * 1024 ? pool.size : 1;
+  // A cross-section through a chunked stack decompresses one chunk per row even when it keeps
+  // little of each: spread such reads (or merely large ones) over all workers.
+  const chunkRows =
+    desc.chunks !== null && sel.axes.length > 0
+      ? Math.ceil(axisCount(sel.axes[0]) / Math.max(1, desc.chunks[0]))
+      : 0;
+  const parallel =
+    desc.chunks !== null && (chunkRows >= 8 || total > 4 * 1024 * 1024) ? pool.size : 1;
   const pieces = splitAxis0(sel.axes, desc.size, parallel);
   const base = {
     file: req.file,
@@ -66,13 +72,73 @@ export async function readNumericBytes(
     path: req.path,
     resolveLinks: req.resolveLinks
   };
-  const buffers = await Promise.all(
-    pieces.map((axes, i) =>
-      pool.run<ArrayBuffer>({ ...base, op: 'readBytes', axes }, pieces.length > 1 ? i : undefined)
-    )
-  );
-  if (buffers.length === 1) {
-    return new Uint8Array(buffers[0]);
+  const read = (i: number): Promise<Uint8Array> =>
+    pool
+      .run<ArrayBuffer>(
+        { ...base, op: 'readBytes', axes: pieces[i] },
+        pieces.length > 1 ? i : undefined
+      )
+      .then(b => new Uint8Array(b));
+  return { pieces, read };
+}
+
+/** Read numeric bytes (little-endian memory layout) of a selection, in parallel pieces. */
+export async function readNumericBytes(
+  pool: WorkerPool,
+  req: DataRequest,
+  desc: DatasetDescription,
+  sel: NormalizedSelection
+): Promise<Uint8Array> {
+  const { pieces, read } = plan(pool, req, desc, sel);
+  const buffers = await Promise.all(pieces.map((_, i) => read(i)));
+  return buffers.length === 1 ? buffers[0] : Buffer.concat(buffers);
+}
+
+/**
+ * Stream a multi-piece numeric read: at most pool.size pieces are in memory at once, and the
+ * body is written in C order as pieces complete. Returns false when one piece suffices (the
+ * caller then answers normally, which also allows caching).
+ */
+export async function streamNumeric(
+  pool: WorkerPool,
+  req: DataRequest,
+  desc: DatasetDescription,
+  sel: NormalizedSelection,
+  outElemSize: number,
+  encode: (piece: Uint8Array) => Buffer,
+  res: ServerResponse
+): Promise<boolean> {
+  const { pieces, read } = plan(pool, req, desc, sel);
+  if (pieces.length <= 1) {
+    return false;
   }
-  return Buffer.concat(buffers.map(b => new Uint8Array(b)));
+  const n = sel.axes.map(axisCount).reduce((a, b) => a * b, 1);
+  const inflight: Promise<Uint8Array>[] = [];
+  let next = 0;
+  const fill = (): void => {
+    while (next < pieces.length && inflight.length < pool.size) {
+      const p = read(next++);
+      p.catch(() => undefined);
+      inflight.push(p);
+    }
+  };
+  fill();
+  // The first piece decides between a JSON error and a 200: once headers are out, a later
+  // failure can only abort the connection (the client sees a short body).
+  const first = await inflight.shift()!;
+  res.writeHead(200, {
+    'Content-Type': 'application/octet-stream',
+    'Content-Length': String(n * outElemSize)
+  });
+  let piece: Uint8Array | undefined = first;
+  while (piece) {
+    fill();
+    if (!res.write(encode(piece))) {
+      await new Promise(resolve => res.once('drain', resolve));
+    }
+    const p = inflight.shift();
+    piece = p ? await p : undefined;
+  }
+  res.end();
+  return true;
 }

@@ -6,7 +6,7 @@ import type { WorkerPool } from '../hdf5/pool.js';
 import { HttpError } from '../http/errors.js';
 import { sendBody, sendJson } from '../http/respond.js';
 import type { ResponseCache } from './cache.js';
-import { readNumericBytes } from './data.js';
+import { readNumericBytes, streamNumeric } from './data.js';
 import { csvText, jsonValues, nestValues, npyFile } from './encoders.js';
 import { decode, outputBytes, outputDescr } from './numeric.js';
 import { parseDtype, parseFlatten, parseFormat, parseResolveLinks } from './params.js';
@@ -158,12 +158,15 @@ export async function handleData(
     return;
   }
 
-  const bytes = await readNumericBytes(
-    ctx.pool,
-    { file, path, resolveLinks, format, dtype, flatten },
-    desc,
-    sel
-  );
+  const dataReq = { file, path, resolveLinks, format, dtype, flatten };
+  if (format === 'bin') {
+    const outSize = Number(/\d+$/.exec(outputDescr(desc, dtype))![0]);
+    const encode = (piece: Uint8Array): Buffer => outputBytes(desc, dtype, piece);
+    if (await streamNumeric(ctx.pool, dataReq, desc, sel, outSize, encode, res)) {
+      return;
+    }
+  }
+  const bytes = await readNumericBytes(ctx.pool, dataReq, desc, sel);
   const outShape = flatten && !isScalar ? [sel.shape.reduce((a, b) => a * b, 1)] : sel.shape;
   switch (format) {
     case 'bin':
