@@ -74,3 +74,18 @@ test('inserts h5py code for the viewed dataset into a notebook', async ({ page }
   await expect(cells.last()).toContainText('f["/entry/data/counts"][0, :, :]');
   await page.screenshot({ path: resolve(artifacts, 'nexus-insert-code.png') });
 });
+
+test('follows the JupyterLab dark theme', async ({ page }) => {
+  await page.theme.setDarkTheme();
+  await page.evaluate(async () => {
+    await window.jupyterapp.commands.execute('nexus:open-file', { path: 'sample.nxs' });
+  });
+  const viewer = page.locator('.jp-NexusViewer');
+  await expect(viewer.getByRole('treeitem', { name: 'entry' })).toBeVisible({
+    timeout: 30000
+  });
+  expect(await viewer.evaluate(el => getComputedStyle(el).filter)).not.toBe('none');
+  await page.screenshot({ path: resolve(artifacts, 'nexus-dark.png') });
+  await page.theme.setLightTheme();
+  expect(await viewer.evaluate(el => getComputedStyle(el).filter)).toBe('none');
+});
