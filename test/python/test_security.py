@@ -281,3 +281,24 @@ def test_socket_mode_with_token_checks_it(layout):
         import shutil
 
         shutil.rmtree(sockdir, ignore_errors=True)
+
+
+def test_external_link_out_of_root_is_explicit(sec_server, layout):
+    """§9.4: an external link leaving the root is either served (documented choice) or shown
+    as an unresolved external_link; never a crash, never a non-JSON error."""
+    _, root, outside = layout
+    with h5py.File(root / "extout.h5", "w") as f:
+        f["abs"] = h5py.ExternalLink(str(outside / "secret.h5"), "/v")
+        f["rel"] = h5py.ExternalLink("../outside/secret.h5", "/v")
+    for name in ("abs", "rel"):
+        r = sec_server.get("meta", file="extout.h5", path=f"/{name}")
+        assert r.status_code == 200, r.content
+        kind = r.json()["kind"]
+        assert kind in ("dataset", "external_link"), kind
+        d = sec_server.get("data", file="extout.h5", path=f"/{name}", format="bin")
+        if kind == "dataset":
+            assert d.status_code == 200
+        else:
+            assert_json_error(d, statuses=range(400, 600))
+        kids = {c["name"]: c["kind"] for c in sec_server.get("meta", file="extout.h5").json()["children"]}
+        assert kids[name] == kind, (kids, kind)
