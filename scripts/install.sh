@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 [ -x .venv/bin/python ] || python3 -m venv .venv
+# JupyterLab ships CommonJS helper scripts; without this, Node would read them as ES modules
+# because this project's package.json says "type": "module".
+echo '{"type": "commonjs"}' > .venv/package.json
 .venv/bin/pip install --quiet --upgrade pip
 .venv/bin/pip install --quiet -r requirements-dev.txt
 
