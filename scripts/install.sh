@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+# The labextension build calls jupyter-builder, which lives in the virtual environment.
+export PATH="$PWD/.venv/bin:$PATH"
 [ -x .venv/bin/python ] || python3 -m venv .venv
 # JupyterLab ships CommonJS helper scripts; without this, Node would read them as ES modules
 # because this project's package.json says "type": "module".
