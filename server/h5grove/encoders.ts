@@ -23,9 +23,14 @@ export function nestValues(values: unknown[], shape: number[]): unknown {
 export function jsonValues(desc: DatasetDescription, values: NumericValues): unknown[] {
   const out: unknown[] = new Array(values.length);
   for (let i = 0; i < values.length; i++) {
-    const v = toNumber(values[i]);
-    // orjson writes NaN/±Inf as null; JSON.stringify does the same, booleans need mapping
-    out[i] = desc.boolEnum ? v !== 0 : v;
+    const raw = values[i];
+    // orjson writes NaN/±Inf as null; JSON.stringify does the same, booleans need mapping.
+    // 64-bit integers beyond 2^53 stay BigInt so that toJson writes them exactly.
+    if (typeof raw === 'bigint') {
+      out[i] = Number.isSafeInteger(Number(raw)) ? Number(raw) : raw;
+      continue;
+    }
+    out[i] = desc.boolEnum ? raw !== 0 : raw;
   }
   return out;
 }

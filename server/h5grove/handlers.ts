@@ -4,7 +4,7 @@ import type { Roots } from '../files/roots.js';
 import type { Description } from '../hdf5/messages.js';
 import type { WorkerPool } from '../hdf5/pool.js';
 import { HttpError } from '../http/errors.js';
-import { sendBody, sendJson } from '../http/respond.js';
+import { sendBody, sendJson, toJson } from '../http/respond.js';
 import type { ResponseCache } from './cache.js';
 import { readNumericBytes, streamNumeric } from './data.js';
 import { csvText, jsonValues, nestValues, npyFile } from './encoders.js';
@@ -66,6 +66,10 @@ export async function handlePaths(
 
 async function describeDataset(ctx: Context, base: Awaited<ReturnType<typeof common>>['base']) {
   const desc = await ctx.pool.run<Description>({ ...base, op: 'describe' });
+  if (desc.kind === 'dangling') {
+    // Not a TypeError like a group: the entity is missing, and the phrase lets H5Web say so.
+    throw new HttpError(404, desc.message);
+  }
   if (desc.kind !== 'dataset') {
     throw new HttpError(500, `${base.path} is a ${desc.entityKind}, not a dataset`);
   }
@@ -154,7 +158,7 @@ export async function handleData(
       return;
     }
     const value = await ctx.pool.run({ ...base, op: 'readJson', axes: sel.axes, flatten });
-    reply(JSON.stringify(value), 'application/json');
+    reply(toJson(value), 'application/json');
     return;
   }
 
@@ -192,7 +196,7 @@ export async function handleData(
     }
     default: {
       const values = jsonValues(desc, decode(desc, bytes));
-      reply(JSON.stringify(nestValues(values, outShape)), 'application/json');
+      reply(toJson(nestValues(values, outShape)), 'application/json');
     }
   }
 }

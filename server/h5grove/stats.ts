@@ -56,7 +56,8 @@ export function computeStats(values: NumericValues, isFloat: boolean): StatsResu
     positive_min: cast(pMin),
     min: cast(min),
     max: cast(max),
-    mean,
-    std: Math.sqrt(sq / n)
+    // the reference casts every statistic of integer data to int, mean and std included
+    mean: cast(mean),
+    std: cast(Math.sqrt(sq / n))
   };
 }

@@ -60,7 +60,7 @@ function getQuietly(file: H5File, path: string): Entity | null {
   }
 }
 
-function linkRepr(link: LinkInfo): string {
+export function linkRepr(link: LinkInfo): string {
   return link.kind === 'soft_link'
     ? `<SoftLink to "${link.target_path}">`
     : `<ExternalLink to "${link.target_path}" in file "${link.target_file}">`;

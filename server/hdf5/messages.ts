@@ -45,7 +45,10 @@ export interface DatasetDescription {
   chunks: number[] | null;
 }
 
-export type Description = DatasetDescription | { kind: 'other'; entityKind: string };
+export type Description =
+  | DatasetDescription
+  | { kind: 'other'; entityKind: string }
+  | { kind: 'dangling'; message: string };
 
 export type WorkerResponse =
   { id: number; ok: true; result: unknown } | { id: number; ok: false; error: SerializedError };

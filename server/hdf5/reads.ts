@@ -1,7 +1,9 @@
-import { Dataset, Module, Reference } from 'h5wasm/node';
+import { Dataset, Datatype, Group, Module, Reference } from 'h5wasm/node';
+import type { Metadata } from 'h5wasm/node';
 import type { AxisSelection } from '../h5grove/selection.js';
 import { axisCount } from '../h5grove/selection.js';
 import { HttpError } from '../http/errors.js';
+import { H5T } from './types.js';
 
 // Data reads inside a worker. Numeric data goes through the low-level hyperslab read so that
 // float16 works and memory stays bounded; the caller splits large reads along axis 0.
@@ -61,7 +63,8 @@ export function readBytes(ds: Dataset, path: string, axes: AxisSelection[]): Arr
 /** Convert h5wasm output to what JSON can carry (h5grove-protocol.md §5.1). */
 export function toJsonValue(v: unknown): unknown {
   if (typeof v === 'bigint') {
-    return Number(v);
+    // kept exact beyond 2^53: the main thread's toJson writes BigInt as an integer literal
+    return Number.isSafeInteger(Number(v)) ? Number(v) : v;
   }
   if (v instanceof Reference) {
     return 'Reference';
@@ -126,12 +129,109 @@ export function readJson(
     throw explainReadError(ds, path, err);
   }
   if (axes.length === 0 || (!Array.isArray(raw) && !ArrayBuffer.isView(raw))) {
-    const v = toJsonValue(raw);
-    return Array.isArray(v) && shape.length === 0 ? v : v;
+    return fixAsciiStrings(toJsonValue(raw), m);
   }
-  const flat = toJsonValue(raw) as unknown[];
+  const flat = fixAsciiStrings(toJsonValue(raw), m) as unknown[];
   if (shape.length === 0) {
     return flat[0];
   }
+  if (flatten && m.type === H5T.ARRAY) {
+    // NumPy merges array-type dims into the array shape, so ravel flattens them too
+    return flat.flatMap(deepFlatten);
+  }
   return flatten ? flat : nest(flat, shape);
+}
+
+/** Code points that TextDecoder('ascii') (WHATWG windows-1252) gives to bytes 0x80-0x9f. */
+const CP1252_HIGH = [
+  0x20ac, 0x81, 0x201a, 0x192, 0x201e, 0x2026, 0x2020, 0x2021, 0x2c6, 0x2030, 0x160, 0x2039,
+  0x152, 0x8d, 0x17d, 0x8f, 0x90, 0x2018, 0x2019, 0x201c, 0x201d, 0x2022, 0x2013, 0x2014, 0x2dc,
+  0x2122, 0x161, 0x203a, 0x153, 0x9d, 0x17e, 0x178
+];
+const CP1252_BYTE = new Map(CP1252_HIGH.map((cp, i) => [cp, 0x80 + i]));
+const UTF8_STRICT = new TextDecoder('utf-8', { fatal: true });
+
+/** The bytes h5wasm decoded into `s`, or null if `s` cannot come from that decoding. */
+function undoAsciiDecode(s: string, vlen: boolean): Uint8Array | null {
+  const bytes = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    const b = vlen || c < 0x80 || (c > 0x9f && c < 0x100) ? c : CP1252_BYTE.get(c);
+    if (b === undefined || b > 0xff) {
+      return null;
+    }
+    bytes[i] = b;
+  }
+  return bytes;
+}
+
+/**
+ * h5wasm decodes ASCII-cset strings byte by byte (fixed length: TextDecoder('ascii'), which is
+ * windows-1252; vlen: latin1), while h5py/h5grove decode the bytes as UTF-8: legacy files store
+ * "μm" or "°" that way. Recover the bytes and decode them as UTF-8, or as latin-1 when they are
+ * not valid UTF-8.
+ */
+export function fixAsciiStrings(v: unknown, m: Metadata): unknown {
+  if (m.type !== H5T.STRING || m.cset !== 0) {
+    return v;
+  }
+  const fix = (x: unknown): unknown => {
+    if (typeof x === 'string') {
+      // eslint-disable-next-line no-control-regex
+      if (!/[^\u0000-\u007f]/.test(x)) {
+        return x;
+      }
+      const bytes = undoAsciiDecode(x, m.vlen);
+      if (bytes === null) {
+        return x;
+      }
+      try {
+        return UTF8_STRICT.decode(bytes);
+      } catch {
+        return Buffer.from(bytes).toString('latin1');
+      }
+    }
+    return Array.isArray(x) ? x.map(fix) : x;
+  };
+  return fix(v);
+}
+
+function halfToFloat(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >> 10) & 0x1f;
+  const frac = h & 0x3ff;
+  if (exp === 0) {
+    return sign * 2 ** -14 * (frac / 1024);
+  }
+  if (exp === 31) {
+    return frac ? NaN : sign * Infinity;
+  }
+  return sign * 2 ** (exp - 15) * (1 + frac / 1024);
+}
+
+/** Attribute value; float16 goes through the low-level read that h5wasm's `value` refuses. */
+export function readAttribute(entity: Group | Dataset | Datatype, name: string): unknown {
+  const a = entity.attrs[name];
+  const m = a.metadata;
+  if (m.type === H5T.FLOAT && m.size === 2) {
+    const n = m.shape === null ? 0 : m.shape.reduce((x, y) => x * y, 1);
+    if (n === 0) {
+      return m.shape === null ? null : [];
+    }
+    const ptr = Module._malloc(n * 2);
+    try {
+      Module.get_attribute_data(entity.file_id, entity.path, name, BigInt(ptr));
+      const bytes = Module.HEAPU8.slice(ptr, ptr + n * 2);
+      const halves = new Uint16Array(bytes.buffer);
+      const values = Array.from(halves, halfToFloat);
+      return m.shape!.length === 0 ? values[0] : values;
+    } finally {
+      Module._free(ptr);
+    }
+  }
+  return a.value;
+}
+
+function deepFlatten(v: unknown): unknown[] {
+  return Array.isArray(v) ? v.flatMap(deepFlatten) : [v];
 }

@@ -1,10 +1,10 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { Dataset, Datatype, Group, Module, ready } from 'h5wasm/node';
 import { HttpError, toSerializedError } from '../http/errors.js';
-import { attributesOf, describeResolved, resolvePath } from './entities.js';
+import { attributesOf, describeResolved, linkRepr, resolvePath } from './entities.js';
 import { getFile } from './handles.js';
 import type { Description, WorkerRequest, WorkerResponse } from './messages.js';
-import { readBytes, readJson, toJsonValue, nest } from './reads.js';
+import { fixAsciiStrings, readAttribute, readBytes, readJson, toJsonValue, nest } from './reads.js';
 import { isBoolEnum, isNumeric } from './types.js';
 
 // One h5wasm instance per worker thread: the API is synchronous, so HDF5 work must stay off
@@ -51,7 +51,7 @@ function handle(req: WorkerRequest): { result: unknown; transfer?: ArrayBuffer[]
         if (!a) {
           throw new HttpError(404, `Attribute ${name} not found at ${req.path}`);
         }
-        const v = toJsonValue(a.value);
+        const v = fixAsciiStrings(toJsonValue(readAttribute(entity, name)), a.metadata);
         out[name] = Array.isArray(v) && a.shape && a.shape.length > 1 ? nest(v, a.shape) : v;
       }
       return { result: out };
@@ -69,8 +69,15 @@ function handle(req: WorkerRequest): { result: unknown; transfer?: ArrayBuffer[]
     case 'describe': {
       const file = getFile(req.file);
       const r = resolvePath(file, req.path, req.resolveLinks, req.basename);
-      if ('link' in r || !(r.entity instanceof Dataset)) {
-        const kind = 'link' in r ? r.link.kind : r.entity instanceof Group ? 'group' : 'datatype';
+      if ('link' in r) {
+        const d: Description = {
+          kind: 'dangling',
+          message: `Cannot resolve ${linkRepr(r.link)} at ${req.path} of ${req.basename}`
+        };
+        return { result: d };
+      }
+      if (!(r.entity instanceof Dataset)) {
+        const kind = r.entity instanceof Group ? 'group' : 'datatype';
         const d: Description = { kind: 'other', entityKind: kind };
         return { result: d };
       }

@@ -19,8 +19,21 @@ export function sendBody(
   res.end(res.req.method === 'HEAD' ? undefined : buf);
 }
 
+const BIGINT_MARK = '\u0000bigint:';
+
+/**
+ * JSON with BigInt written as exact integer literals, as orjson writes int64/uint64 (JavaScript
+ * clients lose precision above 2^53; H5Web uses `bin` for those anyway).
+ */
+export function toJson(value: unknown): string {
+  const text = JSON.stringify(value, (_k, v: unknown) =>
+    typeof v === 'bigint' ? `${BIGINT_MARK}${v.toString()}` : v
+  );
+  return text.includes('bigint:') ? text.replace(/"\\u0000bigint:(-?\d+)"/g, '$1') : text;
+}
+
 export function sendJson(res: ServerResponse, status: number, value: unknown): void {
-  sendBody(res, status, JSON.stringify(value), 'application/json');
+  sendBody(res, status, toJson(value), 'application/json');
 }
 
 export function sendError(res: ServerResponse, status: number, message: string): void {

@@ -278,14 +278,8 @@ test('/attr, /paths and /stats', async () => {
     string,
     number
   >;
-  assert.deepEqual(s, {
-    strict_positive_min: 1,
-    positive_min: 0,
-    min: 0,
-    max: 3,
-    mean: 1.5,
-    std: Math.sqrt(1.25)
-  });
+  // integer data: every statistic is cast to int, as in the reference
+  assert.deepEqual(s, { strict_positive_min: 1, positive_min: 0, min: 0, max: 3, mean: 1, std: 1 });
 });
 
 test('a rewritten file is not served stale (cache keys include mtime and size)', async () => {
@@ -331,4 +325,24 @@ test('cross-section reads split over workers match a whole read', async () => {
     new Float32Array(whole.buffer, whole.byteOffset, whole.length / 4)[64 * 128 * 160 - 1],
     64 * 128 * 160 - 1
   );
+});
+
+test('uint64 JSON is exact; ASCII strings are decoded as UTF-8; float16 attributes read', async () => {
+  const f = path.join(dir, 'types.h5');
+  writeH5(
+    f,
+    `f['u64'] = np.array([0, 2**64 - 1], dtype='<u8')
+f.attrs.create('units', np.bytes_('\\u00b5m'.encode('utf-8')))
+f.attrs['half'] = np.array([0.5, -2], dtype='<f2')`
+  );
+  const r = await srv.get('data', { file: 'types.h5', path: '/u64' });
+  assert.equal(await r.text(), '[0,18446744073709551615]');
+  assert.deepEqual(await json('attr', { file: 'types.h5' }), { half: [0.5, -2], units: '\u00b5m' });
+});
+
+test('/data on a dangling link is a JSON 404 naming the link', async () => {
+  const body = (await json('data', { file: 't.h5', path: '/broken', format: 'bin' }, 404)) as {
+    message: string;
+  };
+  assert.match(body.message, /^Cannot resolve/);
 });
