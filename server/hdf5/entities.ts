@@ -14,6 +14,7 @@ import type {
   ResolveLinks
 } from '../../src/protocol/h5grove.js';
 import { HttpError } from '../http/errors.js';
+import { legacyAttributeMetadata, legacyNxdata } from './nexus-legacy.js';
 import { typeMetadata } from './types.js';
 
 // Entity lookup with h5grove's resolve_links semantics (h5grove-protocol.md §6.4) and /meta
@@ -159,6 +160,12 @@ export function describeResolved(r: Resolved, withChildren: boolean, file: H5Fil
   if (!withChildren) {
     return { attributes: attributesOf(group), kind: 'group', name };
   }
+  const legacy = legacyNxdata(group);
+  const attributes = legacy
+    ? [...attributesOf(group), ...legacyAttributeMetadata(legacy)].sort((a, b) =>
+        a.name < b.name ? -1 : a.name > b.name ? 1 : 0
+      )
+    : attributesOf(group);
   const base = group.path === '/' ? '' : group.path;
   // Children are always resolved with only_valid (the reference calls the factory without it).
   const children = group
@@ -166,5 +173,5 @@ export function describeResolved(r: Resolved, withChildren: boolean, file: H5Fil
     .map(key =>
       describeResolved(resolvePath(file, `${base}/${key}`, 'only_valid', ''), false, file)
     );
-  return { attributes: attributesOf(group), children, kind: 'group', name };
+  return { attributes, children, kind: 'group', name };
 }

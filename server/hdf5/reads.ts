@@ -135,18 +135,29 @@ export function readJson(
   if (shape.length === 0) {
     return flat[0];
   }
-  if (flatten && m.type === H5T.ARRAY) {
-    // NumPy merges array-type dims into the array shape, so ravel flattens them too
-    return flat.flatMap(deepFlatten);
+  if (m.type === H5T.ARRAY) {
+    // NumPy merges array-type dims into the array shape (ravel flattens them too). h5wasm nests
+    // array data by the full dataset shape even for a slice and mutates the cached metadata
+    // while doing so: re-nest the leaves with fresh element dims.
+    const leaves = flat.flatMap(deepFlatten);
+    if (flatten) {
+      return leaves;
+    }
+    const fresh = Module.get_dataset_metadata(ds.file_id, path).array_type as
+      { shape?: number[] } | undefined;
+    const dims = fresh?.shape ?? [];
+    const perElement = dims.reduce((x, y) => x * y, 1);
+    const elementDims = perElement * n === leaves.length ? dims : [leaves.length / n];
+    return nest(leaves, [...shape, ...elementDims]);
   }
   return flatten ? flat : nest(flat, shape);
 }
 
 /** Code points that TextDecoder('ascii') (WHATWG windows-1252) gives to bytes 0x80-0x9f. */
 const CP1252_HIGH = [
-  0x20ac, 0x81, 0x201a, 0x192, 0x201e, 0x2026, 0x2020, 0x2021, 0x2c6, 0x2030, 0x160, 0x2039,
-  0x152, 0x8d, 0x17d, 0x8f, 0x90, 0x2018, 0x2019, 0x201c, 0x201d, 0x2022, 0x2013, 0x2014, 0x2dc,
-  0x2122, 0x161, 0x203a, 0x153, 0x9d, 0x17e, 0x178
+  0x20ac, 0x81, 0x201a, 0x192, 0x201e, 0x2026, 0x2020, 0x2021, 0x2c6, 0x2030, 0x160, 0x2039, 0x152,
+  0x8d, 0x17d, 0x8f, 0x90, 0x2018, 0x2019, 0x201c, 0x201d, 0x2022, 0x2013, 0x2014, 0x2dc, 0x2122,
+  0x161, 0x203a, 0x153, 0x9d, 0x17e, 0x178
 ];
 const CP1252_BYTE = new Map(CP1252_HIGH.map((cp, i) => [cp, 0x80 + i]));
 const UTF8_STRICT = new TextDecoder('utf-8', { fatal: true });
@@ -156,7 +167,8 @@ function undoAsciiDecode(s: string, vlen: boolean): Uint8Array | null {
   const bytes = new Uint8Array(s.length);
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    const b = vlen || c < 0x80 || (c > 0x9f && c < 0x100) ? c : CP1252_BYTE.get(c);
+    // Node's TextDecoder('ascii') may decode as plain latin1 rather than windows-1252: take both
+    const b = vlen || c < 0x100 ? c : CP1252_BYTE.get(c);
     if (b === undefined || b > 0xff) {
       return null;
     }

@@ -3,6 +3,7 @@ import { Dataset, Datatype, Group, Module, ready } from 'h5wasm/node';
 import { HttpError, toSerializedError } from '../http/errors.js';
 import { attributesOf, describeResolved, linkRepr, resolvePath } from './entities.js';
 import { getFile } from './handles.js';
+import { legacyNxdata } from './nexus-legacy.js';
 import type { Description, WorkerRequest, WorkerResponse } from './messages.js';
 import { fixAsciiStrings, readAttribute, readBytes, readJson, toJsonValue, nest } from './reads.js';
 import { isBoolEnum, isNumeric } from './types.js';
@@ -44,9 +45,19 @@ function handle(req: WorkerRequest): { result: unknown; transfer?: ArrayBuffer[]
       }
       const entity = r.entity as Group | Dataset | Datatype;
       const attrs = entity.attrs;
-      const names = req.attrKeys ?? attributesOf(entity).map(a => a.name);
+      const legacy = entity instanceof Group ? legacyNxdata(entity) : null;
+      const synthetic: Record<string, unknown> = legacy
+        ? { signal: legacy.signal, ...(legacy.axes ? { axes: legacy.axes } : {}) }
+        : {};
+      const names =
+        req.attrKeys ??
+        [...attributesOf(entity).map(a => a.name), ...Object.keys(synthetic)].sort();
       const out: Record<string, unknown> = {};
       for (const name of names) {
+        if (name in synthetic) {
+          out[name] = synthetic[name];
+          continue;
+        }
         const a = attrs[name];
         if (!a) {
           throw new HttpError(404, `Attribute ${name} not found at ${req.path}`);

@@ -346,3 +346,40 @@ test('/data on a dangling link is a JSON 404 naming the link', async () => {
   };
   assert.match(body.message, /^Cannot resolve/);
 });
+
+test('old-style NXdata (signal=1 on the dataset) gets group-level signal and axes', async () => {
+  writeH5(
+    path.join(dir, 'legacy.h5'),
+    `g = f.create_group('entry/data')
+g.attrs['NX_class'] = 'NXdata'
+d = g.create_dataset('counts', data=np.zeros((2, 3)))
+d.attrs['signal'] = 1
+d.attrs['axes'] = 'y:x'
+g['x'] = np.arange(3)
+g['y'] = np.arange(2)
+m = f.create_group('entry/modern')
+m.attrs['NX_class'] = 'NXdata'
+m.attrs['signal'] = 'v'
+m['v'] = np.arange(3)
+m['v'].attrs['signal'] = 1`
+  );
+  const meta = (await json('meta', { file: 'legacy.h5', path: '/entry/data' })) as GroupMetadata;
+  assert.deepEqual(
+    meta.attributes.map(a => [a.name, a.shape]),
+    [
+      ['NX_class', []],
+      ['axes', [2]],
+      ['signal', []]
+    ]
+  );
+  assert.deepEqual(await json('attr', { file: 'legacy.h5', path: '/entry/data' }), {
+    NX_class: 'NXdata',
+    axes: ['y', 'x'],
+    signal: 'counts'
+  });
+  // a group that already has `signal` is left alone
+  assert.deepEqual(await json('attr', { file: 'legacy.h5', path: '/entry/modern' }), {
+    NX_class: 'NXdata',
+    signal: 'v'
+  });
+});
