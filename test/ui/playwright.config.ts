@@ -1,5 +1,6 @@
 // End-to-end tests in a real JupyterLab (galata) with token authentication kept on.
-import { randomBytes, randomInt } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from '@playwright/test';
@@ -9,7 +10,13 @@ const repo = resolve(here, '../..');
 
 // Workers re-evaluate this file: draw the secrets once and pass them on through the env.
 process.env.NEXUS_UI_TOKEN ??= randomBytes(24).toString('hex');
-process.env.NEXUS_UI_PORT ??= String(randomInt(20000, 40000));
+// A port the kernel reports free right now (a random guess collided with a busy port once).
+process.env.NEXUS_UI_PORT ??= execFileSync(process.execPath, [
+  '-e',
+  "const s = require('net').createServer().listen(0, '127.0.0.1', () => { console.log(s.address().port); s.close(); })"
+])
+  .toString()
+  .trim();
 process.env.PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD = '1';
 const token = process.env.NEXUS_UI_TOKEN;
 const port = process.env.NEXUS_UI_PORT;
