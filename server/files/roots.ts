@@ -8,6 +8,10 @@ import { HttpError } from '../http/errors.js';
 // segment of `file` must be the basename of one of the roots (`data/run1/x.h5` → root `…/data`),
 // and the rest is relative to that root. Root basenames must therefore be unique.
 //
+// HDF5 external links and VDS sources are followed by libhdf5 itself and may reach files
+// outside the roots (h5grove-protocol.md §9.4). We accept that on purpose: the server runs as
+// the user, who can read those files anyway, and NXRefine/NXmx wrapper files depend on it.
+//
 // Every violation answers 404 `File not found!` so that nothing about the filesystem leaks.
 // Nothing is cached: roots and symlinks may change between requests.
 

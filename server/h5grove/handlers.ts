@@ -23,6 +23,8 @@ export interface Context {
 }
 
 const H5T_FLOAT = 1;
+/** largest selection, in stored bytes, encoded as json/csv/npy */
+const TEXT_LIMIT = 256 * 1024 * 1024;
 
 async function common(ctx: Context, q: URLSearchParams) {
   const resolveLinks = parseResolveLinks(q.get('resolve_links'));
@@ -169,6 +171,14 @@ export async function handleData(
     if (await streamNumeric(ctx.pool, dataReq, desc, sel, outSize, encode, res)) {
       return;
     }
+  }
+  // Text encodings are built in memory and are several times larger than the data.
+  const selBytes = sel.shape.reduce((a, b) => a * b, 1) * desc.size;
+  if (format !== 'bin' && selBytes > TEXT_LIMIT) {
+    throw new HttpError(
+      413,
+      `Selection of ${path} is too large for ${format} (${selBytes} bytes); use format=bin or narrow the selection`
+    );
   }
   const bytes = await readNumericBytes(ctx.pool, dataReq, desc, sel);
   const outShape = flatten && !isScalar ? [sel.shape.reduce((a, b) => a * b, 1)] : sel.shape;

@@ -1,4 +1,6 @@
 import { File as H5File } from 'h5wasm/node';
+import path from 'node:path';
+import { HttpError } from '../http/errors.js';
 import type { FileKey } from './messages.js';
 
 // Per-worker cache of open files keyed by (realpath, mtime, size): a rewritten file gets a new
@@ -29,7 +31,15 @@ export function getFile(f: FileKey): H5File {
     // SWMR read lets us look at files an acquisition is still appending to.
     file = new H5File(f.realPath, 'Sr');
   } catch {
-    file = new H5File(f.realPath, 'r');
+    try {
+      file = new H5File(f.realPath, 'r');
+    } catch {
+      // The HDF5-DIAG stack is noise to a user (and shows wasm errno values): say what it means.
+      throw new HttpError(
+        422,
+        `Cannot open ${path.basename(f.realPath)}: not an HDF5 file, or damaged`
+      );
+    }
   }
   open.set(f.realPath, { key, file });
   while (open.size > MAX_OPEN) {

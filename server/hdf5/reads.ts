@@ -132,9 +132,6 @@ export function readJson(
     return fixAsciiStrings(toJsonValue(raw), m);
   }
   const flat = fixAsciiStrings(toJsonValue(raw), m) as unknown[];
-  if (shape.length === 0) {
-    return flat[0];
-  }
   if (m.type === H5T.ARRAY) {
     // NumPy merges array-type dims into the array shape (ravel flattens them too). h5wasm nests
     // array data by the full dataset shape even for a slice and mutates the cached metadata
@@ -149,6 +146,9 @@ export function readJson(
     const perElement = dims.reduce((x, y) => x * y, 1);
     const elementDims = perElement * n === leaves.length ? dims : [leaves.length / n];
     return nest(leaves, [...shape, ...elementDims]);
+  }
+  if (shape.length === 0) {
+    return flat[0];
   }
   return flatten ? flat : nest(flat, shape);
 }

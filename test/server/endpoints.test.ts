@@ -383,3 +383,10 @@ m['v'].attrs['signal'] = 1`
     signal: 'v'
   });
 });
+
+test('a file that is not HDF5 is a clear JSON error, and the worker keeps serving', async () => {
+  fs.writeFileSync(path.join(dir, 'not.h5'), 'this is text');
+  const body = (await json('meta', { file: 'not.h5' }, 422)) as { message: string };
+  assert.equal(body.message, 'Cannot open not.h5: not an HDF5 file, or damaged');
+  assert.equal(((await json('meta', { file: 't.h5' })) as GroupMetadata).kind, 'group');
+});
