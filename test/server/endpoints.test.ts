@@ -340,6 +340,43 @@ f.attrs['half'] = np.array([0.5, -2], dtype='<f2')`
   assert.deepEqual(await json('attr', { file: 'types.h5' }), { half: [0.5, -2], units: '\u00b5m' });
 });
 
+test('ASCII strings with bytes 0x80-0x9f, invalid UTF-8, and 2-D array-type JSON', async () => {
+  const f = path.join(dir, 'types2.h5');
+  writeH5(
+    f,
+    `f['s'] = np.array(['\\u20ac \\u03bcm'.encode(), b'\\xb5m'], dtype='S8')
+d = f.create_dataset('arr', shape=(2, 2), dtype=np.dtype(('<i2', (3,))))
+d[...] = np.arange(12, dtype='<i2').reshape(2, 2, 3)`
+  );
+  assert.deepEqual(await json('data', { file: 'types2.h5', path: '/s' }), [
+    '\u20ac \u03bcm',
+    '\u00b5m'
+  ]);
+  const all = [
+    [
+      [0, 1, 2],
+      [3, 4, 5]
+    ],
+    [
+      [6, 7, 8],
+      [9, 10, 11]
+    ]
+  ];
+  assert.deepEqual(await json('data', { file: 'types2.h5', path: '/arr' }), all);
+  assert.deepEqual(
+    await json('data', { file: 'types2.h5', path: '/arr', selection: '1,1' }),
+    [9, 10, 11]
+  );
+  assert.deepEqual(await json('data', { file: 'types2.h5', path: '/arr', selection: ':,1:2' }), [
+    [[3, 4, 5]],
+    [[9, 10, 11]]
+  ]);
+  assert.deepEqual(
+    await json('data', { file: 'types2.h5', path: '/arr', flatten: 'true' }),
+    all.flat(2)
+  );
+});
+
 test('/data on a dangling link is a JSON 404 naming the link', async () => {
   const body = (await json('data', { file: 't.h5', path: '/broken', format: 'bin' }, 404)) as {
     message: string;
