@@ -30,3 +30,21 @@ with h5py.File(root / "sample.nxs", "w") as f:
         "counts", data=np.arange(4 * 32 * 48, dtype="float32").reshape(4, 32, 48)
     )
     entry.create_dataset("title", data="galata sample")
+
+# Real-world files for real-files.spec.ts: copies only, the originals stay untouched.
+import shutil  # noqa: E402
+
+from jupyterlab_nexus import demo  # noqa: E402
+
+real = Path(__file__).resolve().parents[2].parent / "shared" / "testdata" / "real"
+chopper = real / "nexpy_nexpy/src/nexpy/examples/chopper.nxs"
+for source in (
+    chopper,
+    real / "silx-kit_hdf5plugin/test/bitshuffle.h5",
+    real / "DiamondLightSource_httomo/tests/test_data/k11_diad/k11-18014/k11-18014-imaging.h5",
+):
+    target = root / source.name
+    shutil.copyfile(source, target)
+    target.chmod(0o644)
+(root / "truncated.nxs").write_bytes(chopper.read_bytes()[:4096])
+demo.main([str(root), "--frames", "30", "--size", "128"])
