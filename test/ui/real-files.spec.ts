@@ -1,14 +1,14 @@
 // Acceptance tests on real-world NeXus/HDF5 files (copied into the Jupyter root by
 // jupyter_server_test_config.py) and on the project's synthetic demo scan.
-import { expect, test } from '@jupyterlab/galata';
-import type { Locator, Page } from '@playwright/test';
+import { expect, test, type IJupyterLabPageFixture } from '@jupyterlab/galata';
+import type { Locator } from '@playwright/test';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const artifacts = resolve(dirname(fileURLToPath(import.meta.url)), '../artifacts');
 
 /** Double-click a file of the Jupyter root in the file browser; return its viewer panel. */
-async function openFromBrowser(page: Page, name: string): Promise<Locator> {
+async function openFromBrowser(page: IJupyterLabPageFixture, name: string): Promise<Locator> {
   // galata starts each test in its own folder; the fixture files are at the root.
   await page.filebrowser.openHomeDirectory();
   const item = page.locator('.jp-DirListing-item', {
@@ -20,7 +20,7 @@ async function openFromBrowser(page: Page, name: string): Promise<Locator> {
 }
 
 /** The NeXus Viewer of a file: its main-area tab is the current one, so it is the visible viewer. */
-async function viewerFor(page: Page, name: string): Promise<Locator> {
+async function viewerFor(page: IJupyterLabPageFixture, name: string): Promise<Locator> {
   await expect(
     page.locator('#jp-main-dock-panel .lm-TabBar-tab.lm-mod-current', { hasText: name })
   ).toBeVisible();
