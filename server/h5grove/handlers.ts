@@ -1,5 +1,4 @@
 import type { ServerResponse } from 'node:http';
-import type { EntityMetadata } from '../../src/protocol/h5grove.js';
 import type { Roots } from '../files/roots.js';
 import type { Description } from '../hdf5/messages.js';
 import type { WorkerPool } from '../hdf5/pool.js';
@@ -39,8 +38,25 @@ export async function handleMeta(
   q: URLSearchParams,
   res: ServerResponse
 ): Promise<void> {
-  const { base } = await common(ctx, q);
-  sendJson(res, 200, await ctx.pool.run<EntityMetadata>({ ...base, op: 'meta' }));
+  const { file, path, resolveLinks, base } = await common(ctx, q);
+  // Same byte-bounded cache as /data; the key's mtime and size make a rewritten file miss.
+  const cacheKey = JSON.stringify([
+    'meta',
+    file.realPath,
+    file.mtimeMs,
+    file.size,
+    path,
+    resolveLinks
+  ]);
+  const hit = ctx.cache.get(cacheKey);
+  if (hit) {
+    sendBody(res, 200, hit.body, hit.contentType, hit.headers);
+    return;
+  }
+  // the worker sends the JSON text (toJson) of an EntityMetadata
+  const body = Buffer.from(await ctx.pool.run<string>({ ...base, op: 'meta' }), 'utf8');
+  ctx.cache.set(cacheKey, { body, contentType: 'application/json', headers: {} });
+  sendBody(res, 200, body, 'application/json');
 }
 
 export async function handleAttr(

@@ -7,7 +7,7 @@ import {
   Group,
   Module
 } from 'h5wasm/node';
-import type { Entity } from 'h5wasm/node';
+import type { Entity, Metadata } from 'h5wasm/node';
 import type {
   AttributeMetadata,
   EntityMetadata,
@@ -109,13 +109,22 @@ export function resolvePath(
 }
 
 export function attributesOf(entity: Group | Dataset | Datatype): AttributeMetadata[] {
-  const attrs = entity.attrs;
-  return Object.keys(attrs)
-    .sort()
-    .map(name => {
-      const a = attrs[name];
-      return { name, shape: a.shape, type: typeMetadata(a.metadata) };
-    });
+  return attributesAt(entity.file_id, entity.path);
+}
+
+/**
+ * Attribute metadata straight from the low-level helpers: `entity.attrs` builds an Attribute
+ * object (metadata plus a dtype string) per name, which dominates /meta of large groups.
+ */
+function attributesAt(fileId: bigint, path: string): AttributeMetadata[] {
+  const names = Module.get_attribute_names(fileId, path) as string[];
+  if (names.length === 0) {
+    return [];
+  }
+  return [...names].sort().map(name => {
+    const m = Module.get_attribute_metadata(fileId, path, name);
+    return { name, shape: m.shape, type: typeMetadata(m) };
+  });
 }
 
 function filtersOf(ds: Dataset): { id: number; name: string }[] | null {
@@ -168,10 +177,47 @@ export function describeResolved(r: Resolved, withChildren: boolean, file: H5Fil
     : attributesOf(group);
   const base = group.path === '/' ? '' : group.path;
   // Children are always resolved with only_valid (the reference calls the factory without it).
-  const children = group
-    .keys()
-    .map(key =>
-      describeResolved(resolvePath(file, `${base}/${key}`, 'only_valid', ''), false, file)
-    );
+  // One pass over the low-level helpers (h5wasm-notes.md §12): a child is first tried as a
+  // dataset by path, which skips get_type's two H5LTpath_valid walks and the high-level
+  // objects. A failed open throws (costly), so after a non-dataset child the next one goes
+  // through the general lookup until a dataset turns up again.
+  const children: EntityMetadata[] = [];
+  let tryDataset = true;
+  for (const key of group.keys()) {
+    const path = `${base}/${key}`;
+    const fast = tryDataset ? datasetChild(file.file_id, path, key) : null;
+    if (fast) {
+      children.push(fast);
+      continue;
+    }
+    const r = resolvePath(file, path, 'only_valid', '');
+    tryDataset = !('link' in r) && r.entity instanceof Dataset;
+    children.push(describeResolved(r, false, file));
+  }
   return { attributes, children, kind: 'group', name };
+}
+
+/** A child's /meta if `path` opens as a dataset (following links, as `file.get` does). */
+function datasetChild(fileId: bigint, path: string, name: string): EntityMetadata | null {
+  let m: Metadata;
+  try {
+    m = Module.get_dataset_metadata(fileId, path);
+  } catch {
+    return null;
+  }
+  if (!m) {
+    return null;
+  }
+  // HDF5 only applies a filter pipeline to chunked layouts: a contiguous or compact dataset
+  // has none, so its filter list need not be opened for.
+  const filters = m.chunks ? Module.get_dataset_filters(fileId, path) : [];
+  return {
+    attributes: attributesAt(fileId, path),
+    chunks: m.chunks ?? null,
+    filters: filters.length === 0 ? null : filters.map(f => ({ id: f.id, name: f.name })),
+    kind: 'dataset',
+    name,
+    shape: m.shape,
+    type: typeMetadata(m)
+  };
 }
