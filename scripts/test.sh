@@ -4,10 +4,11 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh || exit 1
 
-status=0
+passed=0
+failed=0
 run() {
   echo "== $*"
-  "$@" || status=1
+  if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 }
 run npm run typecheck
 run npm run lint
@@ -16,4 +17,5 @@ run .venv/bin/pytest -c test/python/pytest.ini test/python
 if [ -f test/ui/playwright.config.ts ]; then
   run npm run test:ui
 fi
-exit $status
+echo "suites: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
