@@ -14,8 +14,6 @@ run npm run typecheck
 run npm run lint
 run npm run test:server
 run .venv/bin/pytest -c test/python/pytest.ini test/python
-if [ -f test/ui/playwright.config.ts ]; then
-  run npm run test:ui
-fi
+run npm run test:ui
 echo "suites: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
