@@ -124,7 +124,8 @@ def measure(server: Server, frames: int) -> dict[str, float]:
         "warm frame": statistics.median(warm),
         "cross-section :,800,: (first)": cross[0],
         "cross-section :,800,: (again)": cross[1],
-        "/meta 20k group": statistics.median(meta),
+        "/meta 20k group (first)": meta[0],
+        "/meta 20k group (again)": statistics.median(meta[1:]),
     }
 
 
@@ -150,7 +151,7 @@ def main() -> None:
     print(f"{'measure':34} {'ours (s)':>10} {'h5grove (s)':>12} {'ratio':>7}  target")
     for key, ours_s in ours_times.items():
         ratio = ours_s / theirs_times[key]
-        target = f"<= {targets[key]}" if key in targets else ("< 0.5 s" if "20k" in key else "")
+        target = f"<= {targets[key]}" if key in targets else ("< 0.5 s" if "20k group (first)" in key else "")
         print(f"{key:34} {ours_s:10.4f} {theirs_times[key]:12.4f} {ratio:7.3f}  {target}")
 
 
