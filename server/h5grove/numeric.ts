@@ -20,7 +20,8 @@ export type NumericValues =
 const H5T_FLOAT = 1;
 const H5T_INTEGER = 0;
 
-function halfToFloat(h: number): number {
+/** IEEE 754 half precision (float16) bits to a number. */
+export function halfToFloat(h: number): number {
   const sign = h & 0x8000 ? -1 : 1;
   const exp = (h >> 10) & 0x1f;
   const frac = h & 0x3ff;

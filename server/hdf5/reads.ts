@@ -2,6 +2,7 @@ import { Dataset, Datatype, Group, Module, Reference } from 'h5wasm/node';
 import type { Metadata } from 'h5wasm/node';
 import type { AxisSelection } from '../h5grove/selection.js';
 import { axisCount } from '../h5grove/selection.js';
+import { halfToFloat } from '../h5grove/numeric.js';
 import { HttpError } from '../http/errors.js';
 import { H5T } from './types.js';
 
@@ -206,19 +207,6 @@ export function fixAsciiStrings(v: unknown, m: Metadata): unknown {
     return Array.isArray(x) ? x.map(fix) : x;
   };
   return fix(v);
-}
-
-function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) {
-    return sign * 2 ** -14 * (frac / 1024);
-  }
-  if (exp === 31) {
-    return frac ? NaN : sign * Infinity;
-  }
-  return sign * 2 ** (exp - 15) * (1 + frac / 1024);
 }
 
 /** Attribute value; float16 goes through the low-level read that h5wasm's `value` refuses. */
