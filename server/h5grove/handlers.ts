@@ -33,24 +33,31 @@ async function common(ctx: Context, q: URLSearchParams) {
   return { file, path, resolveLinks, base };
 }
 
+/** Key of a cached response; the file's mtime and size make a rewritten file miss. */
+function responseCacheKey(
+  file: { realPath: string; mtimeMs: number; size: number },
+  ...request: unknown[]
+): string {
+  return JSON.stringify([file.realPath, file.mtimeMs, file.size, ...request]);
+}
+
+/** Answers from the byte-bounded response cache shared by /meta and /data; false on a miss. */
+function sendCached(ctx: Context, res: ServerResponse, cacheKey: string): boolean {
+  const hit = ctx.cache.get(cacheKey);
+  if (hit) {
+    sendBody(res, 200, hit.body, hit.contentType, hit.headers);
+  }
+  return hit !== undefined;
+}
+
 export async function handleMeta(
   ctx: Context,
   q: URLSearchParams,
   res: ServerResponse
 ): Promise<void> {
   const { file, path, resolveLinks, base } = await common(ctx, q);
-  // Same byte-bounded cache as /data; the key's mtime and size make a rewritten file miss.
-  const cacheKey = JSON.stringify([
-    'meta',
-    file.realPath,
-    file.mtimeMs,
-    file.size,
-    path,
-    resolveLinks
-  ]);
-  const hit = ctx.cache.get(cacheKey);
-  if (hit) {
-    sendBody(res, 200, hit.body, hit.contentType, hit.headers);
+  const cacheKey = responseCacheKey(file, 'meta', path, resolveLinks);
+  if (sendCached(ctx, res, cacheKey)) {
     return;
   }
   // the worker sends the JSON text (toJson) of an EntityMetadata
@@ -106,20 +113,17 @@ export async function handleData(
   const flatten = parseFlatten(q.get('flatten'));
   const selection = q.get('selection') ?? undefined;
 
-  const cacheKey = JSON.stringify([
-    file.realPath,
-    file.mtimeMs,
-    file.size,
+  const cacheKey = responseCacheKey(
+    file,
+    'data',
     path,
     resolveLinks,
     selection,
     format,
     dtype,
     flatten
-  ]);
-  const hit = ctx.cache.get(cacheKey);
-  if (hit) {
-    sendBody(res, 200, hit.body, hit.contentType, hit.headers);
+  );
+  if (sendCached(ctx, res, cacheKey)) {
     return;
   }
   const reply = (
