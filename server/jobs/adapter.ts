@@ -6,6 +6,13 @@ import type { JobSpec, JobState } from '../../src/protocol/jobs.js';
 /** A job as the adapter sees it: our uuid, the spec, the directory holding its script and logs. */
 export interface AdapterJob {
   uuid: string;
+  /** 1 for the first submission; retries and redirects are new attempts of the same uuid */
+  attempt: number;
+  /**
+   * `<uuid>.<attempt>`: what the adapter embeds in the job name or comment (Slurm `-J`/`--comment`,
+   * PBS `-N`) so that `find` can recognise this very submission after a crash
+   */
+  tag: string;
   spec: JobSpec;
   /** private per-job directory: job script, stdout, stderr, `<nativeId>.ec` exit-code file */
   jobDir: string;
@@ -57,6 +64,13 @@ export interface SchedulerAdapter {
   /** Problems found locally before submitting (queue limits, access, account); empty if none. */
   validate(spec: JobSpec): string[];
   submit(job: AdapterJob): Promise<SubmitResult>;
+  /**
+   * The submission carrying `job.tag`, if the scheduler (or, for local, the job directory) knows
+   * it: recovery after a crash between recording the intent and learning the native id.
+   */
+  find(job: AdapterJob): Promise<SubmitResult | undefined>;
+  /** Resume tracking a job submitted before a restart (local re-attaches to its process). */
+  attach(job: AdapterJob, nativeId: string): Promise<void>;
   /** One batched scheduler call for all ids, never one call per job. */
   poll(nativeIds: string[]): Promise<PolledStatus[]>;
   /** Final status of a job the scheduler no longer lists (history, then the `.ec` file). */
