@@ -1,0 +1,409 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import type { JobSpec } from '../../src/protocol/jobs.js';
+import type {
+  AdapterCapabilities,
+  AdapterJob,
+  CommandRunner,
+  PolledStatus,
+  SchedulerAdapter,
+  SubmitResult
+} from './adapter.js';
+import { SubmitError } from './adapter.js';
+import { CommandTimeoutError, ProcessCommandRunner } from './command.js';
+import { readExitCode, writeJobScript } from './script.js';
+import type { SiteConfig } from './sites.js';
+import { queueOf, siteProblems } from './sites.js';
+import {
+  isHopelessPendingReason,
+  parseExitCode,
+  parseSacct,
+  parseSbatchParsable,
+  parseScontrolJobs,
+  parseSlurmVersion,
+  parseSqueue,
+  SACCT_FIELDS,
+  SQUEUE_FORMAT,
+  squeueSupportsMe,
+  summariseSqueue,
+  summariseTasks,
+  type SlurmJobSummary,
+  type SlurmVersion
+} from './slurm-parse.js';
+import { classifySubmitFailure } from './submit-errors.js';
+import { formatWalltime } from './walltime.js';
+
+// Slurm adapter (scheduler reference §3): sbatch --parsable, one `squeue --me` listing per poll for
+// every tracked job, sacct for jobs squeue has forgotten when the site keeps accounting, else
+// scontrol and finally the wrapper's `.ec` file. Capacity refusals come back after a pause.
+
+const CAPACITY_RETRY_MS = 5 * 60_000;
+// sacct's default window starts at midnight; look back far enough for any job we still track.
+const SACCT_LOOKBACK_DAYS = 60;
+
+interface SiteProbe {
+  version: SlurmVersion;
+  sacct: boolean;
+}
+
+export interface SlurmAdapterOptions {
+  site: SiteConfig;
+  runner?: CommandRunner;
+  /** per scheduler command */
+  timeoutMs?: number;
+}
+
+export class SlurmAdapter implements SchedulerAdapter {
+  readonly kind = 'slurm';
+  private readonly site: SiteConfig;
+  private readonly runner: CommandRunner;
+  private readonly timeoutMs?: number;
+  private probed?: Promise<SiteProbe>;
+  private sacctKnown?: boolean;
+
+  constructor(options: SlurmAdapterOptions) {
+    this.site = options.site;
+    this.runner = options.runner ?? new ProcessCommandRunner();
+    this.timeoutMs = options.timeoutMs;
+  }
+
+  capabilities(): AdapterCapabilities {
+    return { arrays: true, dependencies: true, history: this.sacctKnown ?? false };
+  }
+
+  validate(spec: JobSpec): string[] {
+    const problems = siteProblems(spec, this.site, 0);
+    if (
+      spec.arrayTasks !== undefined &&
+      !(Number.isInteger(spec.arrayTasks) && spec.arrayTasks > 0)
+    ) {
+      problems.push(`arrayTasks must be a positive integer, not ${spec.arrayTasks}`);
+    }
+    return problems;
+  }
+
+  async submit(job: AdapterJob): Promise<SubmitResult> {
+    const isArray = job.spec.arrayTasks !== undefined;
+    const script = writeJobScript(job, {
+      setup: this.site.setup,
+      nativeIdExpr: isArray ? '${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}' : '${SLURM_JOB_ID}',
+      taskIndexExpr: isArray ? '${SLURM_ARRAY_TASK_ID}' : undefined
+    });
+    const submitTime = new Date().toISOString();
+    let result: { stdout: string; stderr: string; code: number };
+    try {
+      result = await this.command('sbatch', [...this.sbatchArguments(job), script]);
+    } catch (err) {
+      throw commandFailure(err);
+    }
+    if (result.code !== 0) {
+      const message = schedulerMessage(result.stderr || result.stdout, 'sbatch');
+      const errorClass = classifySubmitFailure('slurm', message);
+      throw new SubmitError(
+        errorClass,
+        message,
+        errorClass === 'capacity' ? CAPACITY_RETRY_MS : undefined
+      );
+    }
+    return { nativeId: parseSbatchParsable(result.stdout), submitTime };
+  }
+
+  /** The sbatch options for a job (the script path comes last). */
+  sbatchArguments(job: AdapterJob): string[] {
+    const { spec, jobDir } = job;
+    const args = ['--parsable', '-J', `nexus-${job.tag}`, `--comment=${job.tag}`];
+    const queueName = spec.attributes?.queue ?? this.site.defaultQueue;
+    const queue = queueOf(spec, this.site);
+    if (queue?.kind === 'qos') {
+      args.push('-q', queue.name);
+      if (queue.partition) {
+        args.push('-p', queue.partition);
+      }
+    } else if (queueName !== undefined) {
+      args.push('-p', queueName);
+    }
+    const account = spec.attributes?.account ?? this.site.defaultAccount;
+    if (account) {
+      args.push('-A', account);
+    }
+    if (spec.attributes?.durationSeconds !== undefined) {
+      args.push('-t', formatWalltime(spec.attributes.durationSeconds));
+    }
+    const resources = spec.resources ?? {};
+    if (resources.nodes !== undefined) {
+      args.push('-N', String(resources.nodes));
+    }
+    if (resources.processes !== undefined) {
+      args.push('-n', String(resources.processes));
+    }
+    if (resources.coresPerProcess !== undefined) {
+      args.push('-c', String(resources.coresPerProcess));
+    }
+    if (resources.gpus !== undefined) {
+      args.push(`--gpus=${resources.gpus}`);
+    }
+    if (resources.memoryMb !== undefined) {
+      args.push(`--mem=${resources.memoryMb}M`);
+    }
+    const isArray = spec.arrayTasks !== undefined;
+    if (isArray) {
+      args.push(`--array=0-${spec.arrayTasks! - 1}`);
+    }
+    if (job.afterOkNative && job.afterOkNative.length > 0) {
+      // without it a job whose dependency failed stays PENDING forever (reference §3.5)
+      args.push(`--dependency=afterok:${job.afterOkNative.join(':')}`, '--kill-on-invalid-dep=yes');
+    }
+    // The wrapper sends the payload's output to its own files; these only catch Slurm's messages.
+    const pattern = isArray ? 'slurm-%A_%a' : 'slurm-%j';
+    args.push('-o', `${jobDir}/${pattern}.out`, '-e', `${jobDir}/${pattern}.err`);
+    args.push(`--chdir=${jobDir}`);
+    args.push(...(spec.attributes?.customOptions ?? []));
+    return args;
+  }
+
+  async find(job: AdapterJob): Promise<SubmitResult | undefined> {
+    const name = `nexus-${job.tag}`;
+    const rows = parseSqueue((await this.squeue()).stdout).filter(row => row.name === name);
+    if (rows.length > 0) {
+      const row = rows[0];
+      return {
+        nativeId: row.arrayTaskId === undefined ? row.id : row.arrayJobId,
+        submitTime: new Date(row.submitTime).toISOString()
+      };
+    }
+    if (!(await this.probe()).sacct) {
+      return undefined;
+    }
+    const result = await this.command('sacct', [
+      '-X',
+      '-P',
+      '-n',
+      '-o',
+      SACCT_FIELDS,
+      `--name=${name}`,
+      '-S',
+      sacctStart()
+    ]);
+    const found = result.code === 0 ? parseSacct(result.stdout)[0] : undefined;
+    return found
+      ? {
+          nativeId: found.id.split('_')[0],
+          submitTime: new Date(found.submitTime).toISOString()
+        }
+      : undefined;
+  }
+
+  async attach(): Promise<void> {
+    // Nothing to re-establish: Slurm keeps the job, the next poll reports it.
+  }
+
+  async poll(nativeIds: string[]): Promise<PolledStatus[]> {
+    if (nativeIds.length === 0) {
+      return [];
+    }
+    const result = await this.squeue();
+    if (result.code !== 0) {
+      throw new Error(`squeue failed: ${schedulerMessage(result.stderr, 'squeue')}`);
+    }
+    const summaries = summariseSqueue(parseSqueue(result.stdout));
+    return nativeIds.map(nativeId => {
+      const summary = summaries.get(nativeId);
+      return summary ? statusFromSummary(nativeId, summary) : { nativeId, missing: true };
+    });
+  }
+
+  async resolveMissing(nativeId: string, jobDir: string): Promise<PolledStatus> {
+    if ((await this.probe()).sacct) {
+      const result = await this.command('sacct', [
+        '-X',
+        '-P',
+        '-n',
+        '-D',
+        '-o',
+        SACCT_FIELDS,
+        '-j',
+        nativeId,
+        '-S',
+        sacctStart()
+      ]);
+      const rows = result.code === 0 ? parseSacct(result.stdout) : [];
+      // ids are reused after a controller reset: keep the newest submission of each id
+      const latest = new Map(
+        rows.sort((a, b) => a.submitTime.localeCompare(b.submitTime)).map(r => [r.id, r])
+      );
+      if (latest.size > 0) {
+        const summary = summariseTasks(
+          [...latest.values()].map(r => ({ id: r.id, state: r.state, reason: '', command: '' }))
+        );
+        const exitCodes = [...latest.values()].map(r => r.exitCode?.exit);
+        return statusFromSummary(nativeId, summary, jobDir, exitCodes);
+      }
+    }
+    const scontrol = await this.command('scontrol', ['show', 'job', '-o', nativeId]);
+    if (scontrol.code === 0) {
+      const records = parseScontrolJobs(scontrol.stdout);
+      if (records.length > 0) {
+        const summary = summariseTasks(
+          records.map(r => ({
+            id:
+              r.ArrayTaskId && r.ArrayTaskId !== 'N/A'
+                ? `${r.ArrayJobId}_${r.ArrayTaskId}`
+                : r.JobId,
+            state: r.JobState,
+            reason: r.Reason ?? '',
+            command: r.Command ?? ''
+          }))
+        );
+        const exitCodes = records.map(r => parseExitCode(r.ExitCode ?? '')?.exit);
+        return statusFromSummary(nativeId, summary, jobDir, exitCodes);
+      }
+    }
+    return statusFromJobDir(nativeId, jobDir);
+  }
+
+  async cancel(nativeId: string): Promise<void> {
+    const result = await this.command('scancel', [nativeId]);
+    if (result.code !== 0) {
+      throw new Error(`scancel ${nativeId}: ${schedulerMessage(result.stderr, 'scancel')}`);
+    }
+  }
+
+  async close(): Promise<void> {}
+
+  /** Slurm release and whether sacct has accounting behind it: asked once per site. */
+  probe(): Promise<SiteProbe> {
+    this.probed ??= (async () => {
+      const versionOutput = await this.command('sinfo', ['--version']);
+      const version = parseSlurmVersion(versionOutput.stdout);
+      const sacct = (await this.command('sacct', ['-X', '-n', '-j', '1'])).code === 0;
+      this.sacctKnown = sacct;
+      return { version, sacct };
+    })();
+    this.probed.catch(() => (this.probed = undefined));
+    return this.probed;
+  }
+
+  private async squeue(): Promise<{ stdout: string; stderr: string; code: number }> {
+    const { version } = await this.probe();
+    const who = squeueSupportsMe(version) ? ['--me'] : ['-u', os.userInfo().username];
+    return this.command('squeue', ['-h', '-r', '-t', 'all', ...who, '-o', SQUEUE_FORMAT]);
+  }
+
+  private command(
+    name: string,
+    args: string[]
+  ): Promise<{ stdout: string; stderr: string; code: number }> {
+    return this.runner.run(name, args, { timeoutMs: this.timeoutMs });
+  }
+}
+
+function sacctStart(): string {
+  const start = new Date(Date.now() - SACCT_LOOKBACK_DAYS * 86_400_000);
+  return start.toISOString().slice(0, 19);
+}
+
+function commandFailure(err: unknown): SubmitError {
+  if (err instanceof CommandTimeoutError) {
+    return new SubmitError('transient', err.message);
+  }
+  return new SubmitError('transient', err instanceof Error ? err.message : String(err));
+}
+
+/** `sbatch: error: Batch job submission failed: <reason>` → `<reason>` (all lines kept). */
+function schedulerMessage(stderr: string, command: string): string {
+  const lines = stderr
+    .split('\n')
+    .map(line => line.replace(new RegExp(`^${command}: error: `), '').trim())
+    .map(line => line.replace(/^Batch job submission failed: /, ''))
+    .filter(line => line !== '');
+  return lines.join('; ') || `${command} failed without a message`;
+}
+
+/**
+ * The model status of a summarised job. Exit codes come from the caller (sacct) or else from the
+ * wrapper's `.ec` files next to the batch script — squeue itself has no exit-code field.
+ */
+function statusFromSummary(
+  nativeId: string,
+  summary: SlurmJobSummary,
+  jobDir?: string,
+  knownExitCodes?: (number | undefined)[]
+): PolledStatus {
+  const status: PolledStatus = {
+    nativeId,
+    state: summary.state,
+    nativeState: summary.nativeState
+  };
+  if (summary.state === 'QUEUED' || summary.state === 'ACTIVE') {
+    if (summary.reason) {
+      status.message = isHopelessPendingReason(summary.reason)
+        ? `${summary.reason} (cannot start as submitted)`
+        : summary.reason;
+    }
+    return status;
+  }
+  const dir = summary.scriptDir ?? jobDir;
+  const exitCodes =
+    knownExitCodes ?? summary.taskIds.map(id => (dir ? readExitCode(dir, id) : undefined));
+  if (summary.state === 'COMPLETED') {
+    status.exitCode = 0;
+  } else if (summary.state === 'FAILED') {
+    status.exitCode = exitCodes.find(code => code !== undefined && code !== 0);
+    status.message = failureMessage(summary);
+  } else {
+    status.message = 'cancelled';
+  }
+  return status;
+}
+
+function failureMessage(summary: SlurmJobSummary): string {
+  const word = summary.nativeState.split(/\s+/)[0];
+  switch (word) {
+    case 'TIMEOUT':
+      return 'time limit exceeded';
+    case 'OUT_OF_MEMORY':
+      return 'out of memory';
+    case 'NODE_FAIL':
+      return 'node failure';
+    case 'PREEMPTED':
+      return 'preempted';
+    default:
+      return summary.reason && summary.reason !== 'NonZeroExitCode'
+        ? summary.reason
+        : 'non-zero exit status';
+  }
+}
+
+/** Last resort once Slurm has forgotten the job: the wrapper's files in the job directory. */
+function statusFromJobDir(nativeId: string, jobDir: string): PolledStatus {
+  let files: string[];
+  try {
+    files = fs.readdirSync(jobDir);
+  } catch {
+    return { nativeId, missing: true };
+  }
+  const ids = new Set(
+    files
+      .map(f => /^(.+)\.(?:ec|started)$/.exec(f)?.[1])
+      .filter((id): id is string => id === nativeId || id?.startsWith(`${nativeId}_`) === true)
+  );
+  if (ids.size === 0) {
+    return { nativeId, missing: true };
+  }
+  const codes = [...ids].map(id => readExitCode(jobDir, id));
+  const nonZero = codes.find(code => code !== undefined && code !== 0);
+  if (nonZero !== undefined) {
+    return { nativeId, state: 'FAILED', nativeState: 'exit status file', exitCode: nonZero };
+  }
+  if (codes.every(code => code === 0)) {
+    return { nativeId, state: 'COMPLETED', nativeState: 'exit status file', exitCode: 0 };
+  }
+  // It started and never recorded an exit status, and the scheduler no longer knows it: killed
+  // (time limit, cancel, node failure). Never call that a success.
+  return {
+    nativeId,
+    state: 'FAILED',
+    nativeState: 'no exit status',
+    message: 'the job started but left no exit status and Slurm no longer knows it'
+  };
+}
