@@ -16,5 +16,7 @@ echo '{"type": "commonjs"}' > .venv/package.json
 .venv/bin/pip install --quiet -r requirements-dev.txt
 
 npm ci --no-audit --no-fund
+# npm install scripts may not run: build the native transform addon explicitly (node-gyp, g++).
+npm run build:native
 npm run build:prod
 .venv/bin/pip install --quiet --no-build-isolation -e .

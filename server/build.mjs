@@ -1,8 +1,10 @@
 // Bundles the companion server into jupyterlab_nexus/server/ so it runs without node_modules:
-// h5wasm's node build embeds its wasm, and the filter plugins are copied next to the bundle.
+// h5wasm's node build embeds its wasm; the filter plugins and the native transform addon are
+// copied next to the bundle.
 import { build } from 'esbuild';
 import fs from 'node:fs';
 import path from 'node:path';
+import nodeGypBuild from 'node-gyp-build';
 
 const out = 'jupyterlab_nexus/server';
 fs.mkdirSync(path.join(out, 'plugins'), { recursive: true });
@@ -35,4 +37,7 @@ const pluginSrc = 'node_modules/h5wasm-plugins/plugins';
 for (const f of fs.readdirSync(pluginSrc).filter(n => n.endsWith('.so'))) {
   fs.copyFileSync(path.join(pluginSrc, f), path.join(out, 'plugins', f));
 }
+// The transform addon (build/Release, else the committed prebuild) goes next to the bundle, where
+// server/transform/native.ts looks first.
+fs.copyFileSync(nodeGypBuild.path('.'), path.join(out, 'nexus_transform.node'));
 fs.chmodSync(path.join(out, 'nexus-server.mjs'), 0o755);
