@@ -29,6 +29,12 @@ await build({
 });
 await build({
   ...common,
+  entryPoints: ['server/transform/cli.ts'],
+  outfile: path.join(out, 'nexus-transform.mjs'),
+  banner: { js: '#!/usr/bin/env node\n' + common.banner.js }
+});
+await build({
+  ...common,
   entryPoints: ['server/hdf5/worker.ts'],
   outfile: path.join(out, 'h5-worker.mjs')
 });
@@ -41,3 +47,4 @@ for (const f of fs.readdirSync(pluginSrc).filter(n => n.endsWith('.so'))) {
 // server/transform/native.ts looks first.
 fs.copyFileSync(nodeGypBuild.path('.'), path.join(out, 'nexus_transform.node'));
 fs.chmodSync(path.join(out, 'nexus-server.mjs'), 0o755);
+fs.chmodSync(path.join(out, 'nexus-transform.mjs'), 0o755);

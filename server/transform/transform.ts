@@ -1,0 +1,172 @@
+// One `nexus-transform` run: raw stack → (H, K, L) grid. Frames are read in blocks on this
+// thread while the native kernel bins the previous block on its own threads, so binning hides
+// behind reading and decompression; only two blocks and the v/n accumulators are in memory.
+import os from 'node:os';
+import { pixelScatteringVectors } from './forward.js';
+import { readGeometryNexus } from './geometry-nexus.js';
+import { loadGeometryJson, type Geometry } from './geometry.js';
+import { frameMaps, voxelCount, type Grid } from './grid.js';
+import {
+  formatH5Url,
+  initHdf5,
+  openForReading,
+  readSmallDataset,
+  type H5Url
+} from './hdf5-access.js';
+import { InputError } from './input-error.js';
+import { binFrames } from './native.js';
+import { TransformWriter } from './nexus-output.js';
+import { RawStack } from './raw-stack.js';
+
+export interface TransformRequest {
+  raw: H5Url;
+  /** GEOM.json; without it the geometry is read from the raw file's entry */
+  geometryFile?: string;
+  grid: Grid;
+  output: H5Url;
+  mask?: H5Url;
+  weights?: H5Url;
+  subset: { index: number; count: number };
+  threads: number;
+  command: string;
+  onStart?: (frames: number) => void;
+  onProgress?: (framesDone: number) => void;
+  signal?: AbortSignal;
+}
+
+/** Bytes per block of frames: big enough to amortise a kernel call, small beside the grid. */
+const BLOCK_BYTES = 64 * 1024 * 1024;
+/** Share of physical memory the accumulators and buffers may take. */
+const MEMORY_SHARE = 0.8;
+
+function gibibytes(bytes: number): string {
+  return `${(bytes / 2 ** 30).toFixed(1)} GiB`;
+}
+
+export function subsetRange(
+  frames: number,
+  subset: { index: number; count: number }
+): [number, number] {
+  return [
+    Math.floor((subset.index * frames) / subset.count),
+    Math.floor(((subset.index + 1) * frames) / subset.count)
+  ];
+}
+
+function geometryOf(request: TransformRequest): Geometry {
+  if (request.geometryFile) {
+    return loadGeometryJson(request.geometryFile);
+  }
+  const file = openForReading(request.raw.file);
+  try {
+    const entry = request.raw.path.split('/').filter(Boolean)[0] ?? '';
+    return readGeometryNexus(file, `/${entry}`, request.raw.file);
+  } finally {
+    file.close();
+  }
+}
+
+function allocateAccumulators(
+  grid: Grid,
+  otherBytes: number
+): { v: Float64Array; n: Float64Array } {
+  const needed = voxelCount(grid) * 16 + otherBytes;
+  const available = os.totalmem() * MEMORY_SHARE;
+  const refuse = (): never => {
+    throw new InputError(
+      `grid ${grid.dims.join('×')} needs ${gibibytes(needed)} (v and n in float64 plus frame buffers) but this ` +
+        `machine allows ${gibibytes(available)} (${Math.round(MEMORY_SHARE * 100)}% of ${gibibytes(os.totalmem())}, ` +
+        `${gibibytes(os.freemem())} free now); use a coarser grid or a slab`
+    );
+  };
+  if (needed > available) {
+    refuse();
+  }
+  try {
+    return { v: new Float64Array(voxelCount(grid)), n: new Float64Array(voxelCount(grid)) };
+  } catch (e) {
+    if (e instanceof RangeError) {
+      return refuse();
+    }
+    throw e;
+  }
+}
+
+export async function runTransform(request: TransformRequest): Promise<void> {
+  await initHdf5();
+  const geometry = geometryOf(request);
+  const stack = new RawStack(request.raw);
+  try {
+    const { grid } = request;
+    const pixels = stack.rows * stack.cols;
+    const [first, end] = subsetRange(stack.frames, request.subset);
+    const blockFrames = Math.max(1, Math.floor(BLOCK_BYTES / stack.bytesPerFrame));
+    const mask = request.mask
+      ? Uint8Array.from(readSmallDataset(request.mask, 'mask', [stack.rows, stack.cols]), m =>
+          m !== 0 ? 1 : 0
+        )
+      : undefined;
+    const weights = request.weights
+      ? readSmallDataset(request.weights, 'weights', [stack.frames])
+      : undefined;
+    // two blocks in flight, each as read (wasm heap copy) and as handed to the kernel
+    const { v, n } = allocateAccumulators(
+      grid,
+      4 * blockFrames * stack.bytesPerFrame + 24 * pixels
+    );
+    const q = pixelScatteringVectors(geometry, stack.rows, stack.cols);
+    // opened before the long part so that a bad output path fails fast
+    const writer = new TransformWriter(request.output, grid);
+
+    try {
+      request.onStart?.(end - first);
+      let binning: Promise<void> = Promise.resolve();
+      try {
+        for (let start = first; start < end; start += blockFrames) {
+          const count = Math.min(blockFrames, end - start);
+          const frames = stack.read(start, count);
+          const maps = frameMaps(geometry, grid, start, count);
+          await binning;
+          const done = start - first;
+          binning = binFrames({
+            frames,
+            frameCount: count,
+            pixelCount: pixels,
+            q,
+            maps,
+            weights: weights?.subarray(start, start + count),
+            mask,
+            dims: grid.dims,
+            v,
+            n,
+            threads: request.threads,
+            onProgress: f => request.onProgress?.(done + f),
+            signal: request.signal
+          });
+        }
+      } finally {
+        // the kernel writes into v and n: never leave it running behind a read error
+        await binning;
+      }
+      writer.writeVolume(v, n);
+      writer.finish({
+        command: request.command,
+        parameters: {
+          operation: 'transform',
+          raw: formatH5Url(request.raw),
+          geometry: request.geometryFile ?? `${request.raw.file} (NeXus)`,
+          frames: [first, end],
+          subset: `${request.subset.index}/${request.subset.count}`,
+          mask: request.mask ? formatH5Url(request.mask) : null,
+          weights: request.weights ? formatH5Url(request.weights) : null,
+          threads: request.threads
+        },
+        geometry
+      });
+    } finally {
+      writer.close();
+    }
+  } finally {
+    stack.close();
+  }
+}
