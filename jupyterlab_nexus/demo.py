@@ -7,12 +7,19 @@ and its intensity is a sum of Gaussian Bragg peaks at integer HKL plus a smooth 
 Peaks therefore sit at integer HKL by construction, which is what the browser demo shows and
 what transform tests can check against.
 
-Usage: python -m jupyterlab_nexus.demo OUTPUT_DIR [--frames N] [--size PIXELS]
+Usage: python -m jupyterlab_nexus.demo OUTPUT_DIR [--frames N] [--size PIXELS | --rows R --cols C]
+       [--compression gzip|none] [--name FILE.nxs] [--geometry-json GEOM.json]
+
+Frames are rendered and written one at a time, so a Pilatus-2M-size scan (--rows 1679 --cols 1475)
+never has to fit in memory. --geometry-json also writes the geometry in the nexus-transform
+GEOM.json form (schema/geometry.schema.json).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -87,6 +94,21 @@ class ScanGeometry:
         k_f = r / (self.wavelength * np.linalg.norm(r, axis=-1, keepdims=True))
         return k_f - np.array([1 / self.wavelength, 0, 0])
 
+    def geometry_json(self) -> dict:
+        """The nexus-transform GEOM.json form of this geometry."""
+        return {
+            "wavelength": self.wavelength,
+            "distance": self.distance,
+            "pixel_size": self.pixel_size,
+            "beam_center_x": self.beam_center[0],
+            "beam_center_y": self.beam_center[1],
+            **{name: getattr(self, name) for name in ("yaw", "pitch", "roll", "theta", "omega", "chi")},
+            "phi_start": self.phi_start,
+            "phi_step": self.phi_step,
+            "detector_orientation": self.detector_orientation,
+            "ub_matrix": self.ub.tolist(),
+        }
+
     def hkl_of_frame(self, q_lab: np.ndarray, frame: int) -> np.ndarray:
         a_g = _rot("y", self.theta) @ _rot("z", self.omega) @ _rot("x", self.chi)
         g = a_g @ _rot("z", self.phi_start + self.phi_step * frame)
@@ -94,23 +116,22 @@ class ScanGeometry:
         return q_lab @ m.T
 
 
-def render_frames(geometry: ScanGeometry, peak_width: float = 0.06, seed: int = 0) -> np.ndarray:
-    """Counts of every frame, shape (frames, ny, nx), int32, Poisson noise with a fixed seed."""
+def render_frames(geometry: ScanGeometry, peak_width: float = 0.06, seed: int = 0) -> Iterator[np.ndarray]:
+    """Counts of each frame in turn, shape (ny, nx), int32, Poisson noise with a fixed seed."""
     rng = np.random.default_rng(seed)
     q = geometry.q_lab()
     q_norm = np.linalg.norm(q, axis=-1)
-    frames = np.empty((geometry.frames, *geometry.shape), dtype=np.int32)
     for z in range(geometry.frames):
         hkl = geometry.hkl_of_frame(q, z)
         offset = hkl - np.rint(hkl)
         bragg = 5000.0 * np.exp(-np.sum(offset**2, axis=-1) / (2 * peak_width**2))
         bragg[np.all(np.rint(hkl) == 0, axis=-1)] = 0.0  # the direct beam is behind a beamstop
         diffuse = 40.0 * np.exp(-q_norm * 2.0) * (1 + 0.5 * np.cos(np.pi * hkl[..., 0]) ** 2)
-        frames[z] = rng.poisson(bragg + diffuse + 2.0)
-    return frames
+        yield rng.poisson(bragg + diffuse + 2.0).astype(np.int32)
 
 
-def write_scan(path: Path, geometry: ScanGeometry, frames: np.ndarray) -> None:
+def write_scan(path: Path, geometry: ScanGeometry, frames: Iterable[np.ndarray], compression: str = "gzip") -> None:
+    """Writes the raw stack (one HDF5 chunk per frame) and the full geometry as NeXus."""
     with h5py.File(path, "w") as f:
         f.attrs["default"] = "entry"
         entry = f.create_group("entry")
@@ -120,9 +141,14 @@ def write_scan(path: Path, geometry: ScanGeometry, frames: np.ndarray) -> None:
 
         data = entry.create_group("data")
         data.attrs.update({"NX_class": "NXdata", "signal": "data", "axes": ["frame_number", "y_pixel", "x_pixel"]})
-        data.create_dataset(
-            "data", data=frames, chunks=(1, *geometry.shape), compression="gzip", compression_opts=4, shuffle=True
+        packing = {"compression": "gzip", "compression_opts": 4, "shuffle": True} if compression == "gzip" else {}
+        stack = data.create_dataset(
+            "data", shape=(geometry.frames, *geometry.shape), dtype=np.int32, chunks=(1, *geometry.shape), **packing
         )
+        frame_sums = np.zeros(geometry.frames, dtype=np.int64)
+        for z, frame in enumerate(frames):
+            stack[z] = frame
+            frame_sums[z] = frame.sum(dtype=np.int64)
         data["frame_number"] = np.arange(geometry.frames)
         data["y_pixel"] = np.arange(geometry.shape[0])
         data["x_pixel"] = np.arange(geometry.shape[1])
@@ -179,7 +205,7 @@ def write_scan(path: Path, geometry: ScanGeometry, frames: np.ndarray) -> None:
 
         monitor = entry.create_group("monitor")
         monitor.attrs.update({"NX_class": "NXdata", "signal": "frame_sum", "axes": "frame_number"})
-        monitor["frame_sum"] = frames.sum(axis=(1, 2), dtype=np.int64)
+        monitor["frame_sum"] = frame_sums
         monitor["frame_number"] = np.arange(geometry.frames)
 
 
@@ -188,12 +214,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("output", type=Path, help="folder to write the demo files into")
     parser.add_argument("--frames", type=int, default=ScanGeometry.frames)
     parser.add_argument("--size", type=int, default=ScanGeometry.shape[0], help="detector rows = columns")
+    parser.add_argument("--rows", type=int, help="detector rows (default: --size)")
+    parser.add_argument("--cols", type=int, help="detector columns (default: --size)")
+    parser.add_argument("--compression", choices=("gzip", "none"), default="gzip")
+    parser.add_argument("--name", default="synthetic_scan.nxs", help="file name inside OUTPUT_DIR")
+    parser.add_argument("--geometry-json", type=Path, help="also write the geometry as nexus-transform GEOM.json")
     args = parser.parse_args(argv)
 
-    geometry = ScanGeometry(frames=args.frames, shape=(args.size, args.size), beam_center=(args.size / 2, args.size / 2))
+    rows, cols = args.rows or args.size, args.cols or args.size
+    geometry = ScanGeometry(frames=args.frames, shape=(rows, cols), beam_center=(cols / 2, rows / 2))
     args.output.mkdir(parents=True, exist_ok=True)
-    target = args.output / "synthetic_scan.nxs"
-    write_scan(target, geometry, render_frames(geometry))
+    target = args.output / args.name
+    write_scan(target, geometry, render_frames(geometry), args.compression)
+    if args.geometry_json:
+        args.geometry_json.write_text(json.dumps(geometry.geometry_json(), indent=2))
     print(f"wrote {target}")
 
 
