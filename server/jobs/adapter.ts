@@ -50,6 +50,11 @@ export type PolledStatus =
       nativeState: string;
       exitCode?: number;
       message?: string;
+      /**
+       * the scheduler will never start it as submitted (Slurm DependencyNeverSatisfied,
+       * PartitionTimeLimit, ...): the manager redirects it to the site's fallback, if any
+       */
+      stuck?: boolean;
     };
 
 export interface AdapterCapabilities {

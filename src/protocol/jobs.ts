@@ -63,6 +63,18 @@ export interface JobStatus {
   message?: string;
 }
 
+/** One earlier attempt of a job (before a retry or a redirect) and how it ended. */
+export interface JobAttempt {
+  attempt: number;
+  site: string;
+  nativeId?: string;
+  submitTime?: string;
+  state: JobState;
+  message?: string;
+  /** ISO 8601, when the job moved on */
+  time: string;
+}
+
 export interface JobView {
   id: string;
   site: string;
@@ -72,7 +84,10 @@ export interface JobView {
   submitTime?: string;
   /** attempts on this and earlier sites, oldest first */
   attempts: number;
+  /** every status of every attempt, oldest first */
   history: JobStatus[];
+  /** the attempts before the current one (retries, redirects to other sites) */
+  previousAttempts: JobAttempt[];
 }
 
 export type JobFilter = 'active' | 'waiting' | 'failed' | 'completed';

@@ -1,0 +1,15 @@
+import type { SchedulerAdapter } from './adapter.js';
+import { LocalAdapter } from './local.js';
+import type { SiteConfig } from './sites.js';
+
+// One adapter per configured site, chosen by the site's scheduler kind.
+
+export function createAdapter(site: SiteConfig): SchedulerAdapter {
+  switch (site.scheduler) {
+    case 'local':
+      return new LocalAdapter(site);
+    case 'slurm':
+    case 'pbs':
+      throw new Error(`site ${site.name}: the ${site.scheduler} adapter is not available yet`);
+  }
+}
