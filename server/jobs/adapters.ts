@@ -1,6 +1,7 @@
 import type { SchedulerAdapter } from './adapter.js';
 import { LocalAdapter } from './local.js';
 import type { SiteConfig } from './sites.js';
+import { SlurmAdapter } from './slurm.js';
 
 // One adapter per configured site, chosen by the site's scheduler kind.
 
@@ -9,6 +10,7 @@ export function createAdapter(site: SiteConfig): SchedulerAdapter {
     case 'local':
       return new LocalAdapter(site);
     case 'slurm':
+      return new SlurmAdapter({ site });
     case 'pbs':
       throw new Error(`site ${site.name}: the ${site.scheduler} adapter is not available yet`);
   }

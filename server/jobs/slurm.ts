@@ -72,7 +72,7 @@ export class SlurmAdapter implements SchedulerAdapter {
   }
 
   validate(spec: JobSpec): string[] {
-    const problems = siteProblems(spec, this.site, 0);
+    const problems = siteProblems(spec, this.site);
     if (
       spec.arrayTasks !== undefined &&
       !(Number.isInteger(spec.arrayTasks) && spec.arrayTasks > 0)
@@ -336,9 +336,10 @@ function statusFromSummary(
   };
   if (summary.state === 'QUEUED' || summary.state === 'ACTIVE') {
     if (summary.reason) {
-      status.message = isHopelessPendingReason(summary.reason)
-        ? `${summary.reason} (cannot start as submitted)`
-        : summary.reason;
+      status.message = summary.reason;
+      if (summary.state === 'QUEUED' && isHopelessPendingReason(summary.reason)) {
+        status.stuck = true;
+      }
     }
     return status;
   }
