@@ -46,5 +46,10 @@ for (const f of fs.readdirSync(pluginSrc).filter(n => n.endsWith('.so'))) {
 // The transform addon (build/Release, else the committed prebuild) goes next to the bundle, where
 // server/transform/native.ts looks first.
 fs.copyFileSync(nodeGypBuild.path('.'), path.join(out, 'nexus_transform.node'));
+// better-sqlite3's addon, built from source by npm ci; the store passes its path as nativeBinding.
+fs.copyFileSync(
+  'node_modules/better-sqlite3/build/Release/better_sqlite3.node',
+  path.join(out, 'better_sqlite3.node')
+);
 fs.chmodSync(path.join(out, 'nexus-server.mjs'), 0o755);
 fs.chmodSync(path.join(out, 'nexus-transform.mjs'), 0o755);

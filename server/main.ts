@@ -7,6 +7,10 @@ import { Roots } from './files/roots.js';
 import { ResponseCache } from './h5grove/cache.js';
 import { WorkerPool } from './hdf5/pool.js';
 import { createApp } from './http/app.js';
+import { JobEvents } from './jobs/events.js';
+import { JobManager } from './jobs/manager.js';
+import { Sites } from './jobs/sites.js';
+import { JobStore } from './jobs/store.js';
 
 // nexus-server: h5grove 4 over h5wasm. Started by jupyter-server-proxy on a private unix socket,
 // or on 127.0.0.1 for development (then a token is mandatory).
@@ -23,6 +27,10 @@ const program = new Command('nexus-server')
   .option('--workers <n>', 'number of HDF5 worker threads', String(Math.min(4, os.cpus().length)))
   .option('--timeout <ms>', 'per-request HDF5 timeout in ms', '60000')
   .option('--cache-mb <n>', 'size of the /data response cache in MiB', '512')
+  .option(
+    '--state-dir <dir>',
+    'job database, sites file and job directories (default: <Jupyter data dir>/nexus)'
+  )
   .addOption(new Option('--exit-on-stdin-close', 'exit when stdin (a pipe) closes'));
 
 program.parse();
@@ -34,6 +42,7 @@ const o = program.opts<{
   workers: string;
   timeout: string;
   cacheMb: string;
+  stateDir?: string;
   exitOnStdinClose?: boolean;
 }>();
 
@@ -76,12 +85,30 @@ const pool = new WorkerPool({
   timeoutMs: Number.parseInt(o.timeout, 10) || 60000,
   tsx: !bundled
 });
+// Jupyter's data directory, as jupyter_core computes it on Linux and macOS.
+const stateDir =
+  o.stateDir ??
+  path.join(
+    process.env.JUPYTER_DATA_DIR ??
+      path.join(process.env.XDG_DATA_HOME ?? path.join(os.homedir(), '.local', 'share'), 'jupyter'),
+    'nexus'
+  );
+const store = new JobStore({
+  file: path.join(stateDir, 'state.sqlite'),
+  // The bundle runs without node_modules: build.mjs copies the addon next to it.
+  nativeBinding: bundled ? path.join(here, 'better_sqlite3.node') : undefined
+});
+const sites = new Sites(path.join(stateDir, 'sites.json'));
+const manager = new JobManager({ store, sites, jobsDir: path.join(stateDir, 'jobs') });
+const events = new JobEvents(manager);
+
 const server = createApp({
   roots: new Roots(o.root),
   pool,
   cache: new ResponseCache((Number.parseInt(o.cacheMb, 10) || 512) * 1024 * 1024),
   token,
-  baseUrl: o.baseUrl
+  baseUrl: o.baseUrl,
+  jobs: { manager, sites, events }
 });
 
 let exiting = false;
@@ -94,7 +121,10 @@ function shutdown(code = 0): void {
     fs.rmSync(o.socket, { force: true });
   }
   server.close();
-  void pool.close().finally(() => process.exit(code));
+  events.close();
+  void Promise.all([pool.close(), manager.close()])
+    .then(() => store.close())
+    .finally(() => process.exit(code));
   setTimeout(() => process.exit(code), 2000).unref();
 }
 process.on('SIGTERM', () => shutdown(0));
@@ -105,6 +135,9 @@ if (o.exitOnStdinClose && !process.stdin.isTTY) {
   process.stdin.on('close', () => shutdown(0));
   process.stdin.resume();
 }
+
+// Reconcile every job left unfinished by a previous run before answering requests.
+await manager.start();
 
 if (o.socket) {
   const socketPath = o.socket;

@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Context } from '../h5grove/handlers.js';
 import {
   handleAttr,
@@ -8,6 +9,9 @@ import {
   handlePaths,
   handleStats
 } from '../h5grove/handlers.js';
+import type { JobEvents } from '../jobs/events.js';
+import type { JobsContext } from '../jobs/routes.js';
+import { handleJobs } from '../jobs/routes.js';
 import { isAuthorized } from './auth.js';
 import { HttpError } from './errors.js';
 import { sendBody, sendError } from './respond.js';
@@ -19,6 +23,8 @@ export interface AppOptions extends Context {
   token?: string;
   /** optional URL prefix stripped before routing, e.g. "/nexus" */
   baseUrl?: string;
+  /** the job layer: /jobs routes and the /events WebSocket; absent, they answer 404 */
+  jobs?: JobsContext & { events: JobEvents };
 }
 
 type Handler = (ctx: Context, q: URLSearchParams, res: ServerResponse) => Promise<void>;
@@ -57,6 +63,10 @@ export async function handleRequest(
       throw new HttpError(404, 'Not found');
     }
     const route = pathname.length > 1 && pathname.endsWith('/') ? pathname.slice(0, -1) : pathname;
+    if (opts.jobs && (route === '/jobs' || route.startsWith('/jobs/'))) {
+      await handleJobs(opts.jobs, route, url.searchParams, req, res);
+      return;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       throw new HttpError(405, 'Method not allowed');
     }
@@ -80,8 +90,35 @@ export async function handleRequest(
   }
 }
 
+/**
+ * WebSocket upgrades: only /events, with the same token as HTTP. Browsers cannot set headers on
+ * a WebSocket, so in TCP mode the token may also come as `?token=`.
+ */
+function handleUpgrade(opts: AppOptions, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  const url = new URL(`http://localhost${req.url ?? '/'}`);
+  const queryToken = url.searchParams.get('token');
+  const authorized =
+    isAuthorized(req, opts.token) ||
+    (queryToken !== null &&
+      isAuthorized(
+        { headers: { authorization: `token ${queryToken}` } } as IncomingMessage,
+        opts.token
+      ));
+  if (!opts.jobs || stripPrefix(url.pathname, opts.baseUrl) !== '/events' || !authorized) {
+    socket.end(
+      `HTTP/1.1 ${authorized ? 404 : 401} ${authorized ? 'Not Found' : 'Unauthorized'}\r\n\r\n`
+    );
+    return;
+  }
+  opts.jobs.events.handleUpgrade(req, socket, head);
+}
+
 export function createApp(opts: AppOptions): http.Server {
-  return http.createServer((req, res) => {
+  const server = http.createServer((req, res) => {
     void handleRequest(opts, req, res);
   });
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
+    handleUpgrade(opts, req, socket, head)
+  );
+  return server;
 }

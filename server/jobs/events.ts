@@ -1,0 +1,34 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import type { JobEvent, JobView } from '../../src/protocol/jobs.js';
+import type { JobManager } from './manager.js';
+
+// The /events WebSocket: every job state change is pushed to every connected client as a
+// JobEvent. The HTTP server routes and authenticates the upgrade; this only speaks WebSocket.
+
+export class JobEvents {
+  private readonly wss = new WebSocketServer({ noServer: true });
+
+  constructor(manager: JobManager) {
+    manager.on('job', (job: JobView) => {
+      const text = JSON.stringify({ type: 'job', job } satisfies JobEvent);
+      for (const client of this.wss.clients) {
+        if (client.readyState === client.OPEN) {
+          client.send(text);
+        }
+      }
+    });
+  }
+
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    this.wss.handleUpgrade(req, socket, head, ws => this.wss.emit('connection', ws, req));
+  }
+
+  close(): void {
+    for (const client of this.wss.clients) {
+      client.terminate();
+    }
+    this.wss.close();
+  }
+}

@@ -1,0 +1,308 @@
+import { Ajv } from 'ajv';
+import fs from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { JobFilter, JobSpec } from '../../src/protocol/jobs.js';
+import { HttpError } from '../http/errors.js';
+import { sendBody, sendJson } from '../http/respond.js';
+import type { JobManager } from './manager.js';
+import { JobConflictError, JobNotFoundError, JobRefusedError } from './manager.js';
+import type { LogStream } from './script.js';
+import type { Sites } from './sites.js';
+import { SitesError } from './sites.js';
+
+// The /jobs HTTP API. Bodies are JSON, validated against the schemas below; every refusal is a
+// 4xx {"message"} (refused by the site: 422, wrong state: 409, unknown job: 404).
+
+export interface JobsContext {
+  manager: JobManager;
+  sites: Sites;
+}
+
+const MAX_BODY_BYTES = 1024 * 1024;
+/** Largest tail served at once; longer logs are read with a follow or from the file. */
+const MAX_TAIL_BYTES = 4 * 1024 * 1024;
+const FOLLOW_INTERVAL_MS = 500;
+
+const positiveInteger = { type: 'integer', minimum: 1 } as const;
+const jobSpecSchema = {
+  type: 'object',
+  required: ['command'],
+  additionalProperties: false,
+  properties: {
+    name: { type: 'string', maxLength: 200 },
+    command: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
+    directory: { type: 'string', minLength: 1 },
+    environment: {
+      type: 'object',
+      propertyNames: { pattern: '^[A-Za-z_][A-Za-z0-9_]*$' },
+      additionalProperties: { type: 'string' }
+    },
+    resources: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        nodes: positiveInteger,
+        processes: positiveInteger,
+        coresPerProcess: positiveInteger,
+        gpus: { type: 'integer', minimum: 0 },
+        memoryMb: positiveInteger
+      }
+    },
+    attributes: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        queue: { type: 'string', minLength: 1 },
+        account: { type: 'string', minLength: 1 },
+        durationSeconds: { type: 'number', exclusiveMinimum: 0 },
+        customOptions: { type: 'array', items: { type: 'string' } }
+      }
+    },
+    arrayTasks: { type: 'integer', minimum: 1, maximum: 100000 },
+    afterOk: { type: 'array', items: { type: 'string' } }
+  }
+};
+
+const ajv = new Ajv({ allErrors: true });
+const validateSubmit = ajv.compile<{ site?: string; spec: JobSpec }>({
+  type: 'object',
+  required: ['spec'],
+  additionalProperties: false,
+  properties: { site: { type: 'string', minLength: 1 }, spec: jobSpecSchema }
+});
+const validateSiteChoice = ajv.compile<{ site?: string }>({
+  type: 'object',
+  additionalProperties: false,
+  properties: { site: { type: 'string', minLength: 1 } }
+});
+
+function check<T>(validate: ((v: unknown) => v is T) & { errors?: unknown }, value: unknown): T {
+  if (!validate(value)) {
+    throw new HttpError(400, `invalid request body: ${ajv.errorsText(validate.errors as never)}`);
+  }
+  return value;
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) {
+      throw new HttpError(413, 'request body too large');
+    }
+    chunks.push(chunk as Buffer);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (text.trim() === '') {
+    return {};
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new HttpError(400, 'request body is not valid JSON');
+  }
+}
+
+const FILTERS: JobFilter[] = ['active', 'waiting', 'failed', 'completed'];
+
+function parseFilter(value: string | null): JobFilter | undefined {
+  if (value === null || value === '') {
+    return undefined;
+  }
+  if (!(FILTERS as string[]).includes(value)) {
+    throw new HttpError(400, `filter must be one of ${FILTERS.join(', ')}`);
+  }
+  return value as JobFilter;
+}
+
+function parseCount(q: URLSearchParams, name: string): number | undefined {
+  const value = q.get(name);
+  if (value === null) {
+    return undefined;
+  }
+  if (!/^\d+$/.test(value)) {
+    throw new HttpError(400, `${name} must be a non-negative integer`);
+  }
+  return Number(value);
+}
+
+/** The last `lines` lines of a file (all of it when undefined), reading at most MAX_TAIL_BYTES. */
+function tail(file: string | undefined, lines: number | undefined): { text: string; size: number } {
+  if (!file || !fs.existsSync(file)) {
+    return { text: '', size: 0 };
+  }
+  const size = fs.statSync(file).size;
+  const start = Math.max(0, size - MAX_TAIL_BYTES);
+  const buffer = Buffer.alloc(size - start);
+  const fd = fs.openSync(file, 'r');
+  try {
+    fs.readSync(fd, buffer, 0, buffer.length, start);
+  } finally {
+    fs.closeSync(fd);
+  }
+  let text = buffer.toString('utf8');
+  if (lines !== undefined) {
+    const parts = text.split('\n');
+    const trailingNewline = parts[parts.length - 1] === '';
+    const kept = parts.slice(0, trailingNewline ? -1 : undefined).slice(-lines || parts.length);
+    text = lines === 0 ? '' : kept.join('\n') + (trailingNewline ? '\n' : '');
+  }
+  return { text, size };
+}
+
+/** Streams the log as it grows (chunked), until the job is final and everything is sent. */
+function follow(
+  ctx: JobsContext,
+  id: string,
+  stream: LogStream,
+  task: number | undefined,
+  first: { text: string; size: number },
+  req: IncomingMessage,
+  res: ServerResponse
+): void {
+  res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-cache' });
+  res.write(first.text);
+  let offset = first.size;
+  const timer = setInterval(() => {
+    try {
+      const final = ctx.manager.isFinal(id);
+      const file = ctx.manager.logFile(id, stream, task);
+      const size = file && fs.existsSync(file) ? fs.statSync(file).size : 0;
+      if (file && size > offset) {
+        const chunk = Buffer.alloc(size - offset);
+        const fd = fs.openSync(file, 'r');
+        try {
+          fs.readSync(fd, chunk, 0, chunk.length, offset);
+        } finally {
+          fs.closeSync(fd);
+        }
+        offset = size;
+        res.write(chunk);
+      }
+      if (final) {
+        clearInterval(timer);
+        res.end();
+      }
+    } catch {
+      clearInterval(timer);
+      res.end();
+    }
+  }, FOLLOW_INTERVAL_MS);
+  req.on('close', () => clearInterval(timer));
+}
+
+function toHttpError(err: unknown): unknown {
+  if (err instanceof JobNotFoundError) {
+    return new HttpError(404, err.message);
+  }
+  if (err instanceof JobRefusedError) {
+    return new HttpError(422, err.message);
+  }
+  if (err instanceof JobConflictError) {
+    return new HttpError(409, err.message);
+  }
+  if (err instanceof SitesError) {
+    return new HttpError(400, err.message);
+  }
+  return err;
+}
+
+/** Answers one /jobs request; `route` is the path after any base URL, e.g. `/jobs/<id>/logs`. */
+export async function handleJobs(
+  ctx: JobsContext,
+  route: string,
+  q: URLSearchParams,
+  req: IncomingMessage,
+  res: ServerResponse
+): Promise<void> {
+  try {
+    await dispatch(ctx, route, q, req, res);
+  } catch (err) {
+    throw toHttpError(err);
+  }
+}
+
+async function dispatch(
+  ctx: JobsContext,
+  route: string,
+  q: URLSearchParams,
+  req: IncomingMessage,
+  res: ServerResponse
+): Promise<void> {
+  const { manager, sites } = ctx;
+  const parts = route.split('/').slice(2).map(decodeURIComponent);
+  const method = req.method ?? 'GET';
+  const only = (...allowed: string[]) => {
+    if (!allowed.includes(method)) {
+      throw new HttpError(405, `${method} is not allowed on ${route}`);
+    }
+  };
+
+  if (parts.length === 0) {
+    only('GET', 'POST');
+    if (method === 'GET') {
+      sendJson(res, 200, manager.list(parseFilter(q.get('filter'))));
+      return;
+    }
+    const body = check(validateSubmit, await readJson(req));
+    const site = body.site ?? sites.value.sites[0].name;
+    sendJson(res, 201, manager.submit(body.spec, site));
+    return;
+  }
+  if (parts.length === 1 && parts[0] === 'sites') {
+    only('GET', 'PUT');
+    if (method === 'PUT') {
+      sites.replace(await readJson(req));
+    }
+    sendJson(res, 200, { ...sites.value, status: manager.siteStatus() });
+    return;
+  }
+  const [id, action] = parts;
+  if (parts.length === 1) {
+    only('GET');
+    sendJson(res, 200, manager.get(id));
+    return;
+  }
+  if (parts.length !== 2) {
+    throw new HttpError(404, `Unknown endpoint ${route}`);
+  }
+  switch (action) {
+    case 'logs': {
+      only('GET');
+      const stream = q.get('stream') ?? 'stdout';
+      if (stream !== 'stdout' && stream !== 'stderr') {
+        throw new HttpError(400, 'stream must be stdout or stderr');
+      }
+      const task = parseCount(q, 'task');
+      const first = tail(manager.logFile(id, stream, task), parseCount(q, 'tail'));
+      if (q.get('follow') === '1' || q.get('follow') === 'true') {
+        follow(ctx, id, stream, task, first, req, res);
+      } else {
+        sendBody(res, 200, first.text, 'text/plain; charset=utf-8');
+      }
+      return;
+    }
+    case 'cancel':
+      only('POST');
+      sendJson(res, 202, await manager.cancel(id));
+      return;
+    case 'retry': {
+      only('POST');
+      const body = check(validateSiteChoice, await readJson(req));
+      sendJson(res, 202, manager.retryJob(id, body.site));
+      return;
+    }
+    case 'redirect': {
+      only('POST');
+      const body = check(validateSiteChoice, await readJson(req));
+      if (!body.site) {
+        throw new HttpError(400, 'redirect needs a target site');
+      }
+      sendJson(res, 202, await manager.redirect(id, body.site));
+      return;
+    }
+    default:
+      throw new HttpError(404, `Unknown endpoint ${route}`);
+  }
+}
