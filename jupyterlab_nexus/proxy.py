@@ -63,6 +63,13 @@ def _stdin_is_pipe() -> bool:
         return False
 
 
+def _state_dir() -> str:
+    """Job database, sites file and job directories: <Jupyter data dir>/nexus."""
+    from jupyter_core.paths import jupyter_data_dir
+
+    return os.environ.get("NEXUS_STATE_DIR") or os.path.join(jupyter_data_dir(), "nexus")
+
+
 def _command() -> list[str]:
     # Resolved at launch time (callable), so env changes after import are honoured.
     return [
@@ -72,6 +79,8 @@ def _command() -> list[str]:
         _literal(_root_dir()),
         "--socket",
         "{unix_socket}",
+        "--state-dir",
+        _literal(_state_dir()),
         *(["--exit-on-stdin-close"] if _stdin_is_pipe() else []),
     ]
 
