@@ -1,13 +1,15 @@
 import type { ServerResponse } from 'node:http';
 import type { Roots } from '../files/roots.js';
-import type { Description } from '../hdf5/messages.js';
+import type { DtypeOption } from '../../src/protocol/h5grove.js';
+import type { DatasetDescription, Description } from '../hdf5/messages.js';
 import type { WorkerPool } from '../hdf5/pool.js';
 import { HttpError } from '../http/errors.js';
 import { sendBody, sendJson, toJson } from '../http/respond.js';
-import type { ResponseCache } from './cache.js';
+import type { CachedBody, ResponseCache } from './cache.js';
 import { readNumericBytes, streamNumeric } from './data.js';
 import { csvText, jsonValues, nestValues, npyFile } from './encoders.js';
 import { decode, outputBytes, outputDescr } from './numeric.js';
+import { prefetcher } from './prefetch.js';
 import { parseDtype, parseFlatten, parseFormat, parseResolveLinks } from './params.js';
 import { normalizeSelection } from './selection.js';
 import { computeStats } from './stats.js';
@@ -41,13 +43,25 @@ function responseCacheKey(
   return JSON.stringify([file.realPath, file.mtimeMs, file.size, ...request]);
 }
 
-/** Answers from the byte-bounded response cache shared by /meta and /data; false on a miss. */
-function sendCached(ctx: Context, res: ServerResponse, cacheKey: string): boolean {
-  const hit = ctx.cache.get(cacheKey);
+/**
+ * Answers from the byte-bounded response cache shared by /meta and /data (waiting for a prefetch
+ * of the same response if one is under way); false on a miss.
+ */
+async function sendCached(ctx: Context, res: ServerResponse, cacheKey: string): Promise<boolean> {
+  const hit = await ctx.cache.lookup(cacheKey);
   if (hit) {
     sendBody(res, 200, hit.body, hit.contentType, hit.headers);
+    hit.afterServe?.();
   }
   return hit !== undefined;
+}
+
+function binaryBody(desc: DatasetDescription, dtype: DtypeOption, bytes: Uint8Array): CachedBody {
+  return {
+    body: outputBytes(desc, dtype, bytes),
+    contentType: 'application/octet-stream',
+    headers: {}
+  };
 }
 
 export async function handleMeta(
@@ -57,7 +71,7 @@ export async function handleMeta(
 ): Promise<void> {
   const { file, path, resolveLinks, base } = await common(ctx, q);
   const cacheKey = responseCacheKey(file, 'meta', path, resolveLinks);
-  if (sendCached(ctx, res, cacheKey)) {
+  if (await sendCached(ctx, res, cacheKey)) {
     return;
   }
   // the worker sends the JSON text (toJson) of an EntityMetadata
@@ -107,25 +121,28 @@ export async function handleData(
   res: ServerResponse
 ): Promise<void> {
   const { file, path, resolveLinks, base } = await common(ctx, q);
+  const selection = q.get('selection') ?? undefined;
+  // Keyed on the query as sent, so that a hit needs no worker; only successful answers are
+  // cached, so a hit also skips no check that could fail.
+  const keyFor = (sel: string | undefined): string =>
+    responseCacheKey(
+      file,
+      'data',
+      path,
+      resolveLinks,
+      sel,
+      q.get('format'),
+      q.get('dtype'),
+      q.get('flatten')
+    );
+  const cacheKey = keyFor(selection);
+  if (await sendCached(ctx, res, cacheKey)) {
+    return;
+  }
   const desc = await describeDataset(ctx, base);
   const format = parseFormat(q.get('format'));
   const dtype = parseDtype(q.get('dtype'));
   const flatten = parseFlatten(q.get('flatten'));
-  const selection = q.get('selection') ?? undefined;
-
-  const cacheKey = responseCacheKey(
-    file,
-    'data',
-    path,
-    resolveLinks,
-    selection,
-    format,
-    dtype,
-    flatten
-  );
-  if (sendCached(ctx, res, cacheKey)) {
-    return;
-  }
   const reply = (
     body: Buffer | string,
     contentType: string,
@@ -203,9 +220,24 @@ export async function handleData(
   const bytes = await readNumericBytes(ctx.pool, dataReq, desc, sel);
   const outShape = flatten && !isScalar ? [sel.shape.reduce((a, b) => a * b, 1)] : sel.shape;
   switch (format) {
-    case 'bin':
-      reply(outputBytes(desc, dtype, bytes), 'application/octet-stream');
+    case 'bin': {
+      const answer = binaryBody(desc, dtype, bytes);
+      const { chunks } = desc;
+      if (selection !== undefined && chunks !== null && ctx.cache.accepts(bytes.length)) {
+        answer.afterServe = prefetcher({
+          pool: ctx.pool,
+          cache: ctx.cache,
+          base,
+          desc: { ...desc, shape: desc.shape, chunks },
+          keyFor,
+          encode: piece => binaryBody(desc, dtype, piece)
+        })(selection);
+      }
+      ctx.cache.set(cacheKey, answer);
+      sendBody(res, 200, answer.body, answer.contentType);
+      answer.afterServe?.();
       return;
+    }
     case 'npy':
       reply(
         npyFile(outputDescr(desc, dtype), outShape, outputBytes(desc, dtype, bytes)),

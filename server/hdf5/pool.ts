@@ -152,6 +152,11 @@ export class WorkerPool {
     return this.slots[i % this.slots.length].run(this.nextId++, req) as Promise<T>;
   }
 
+  /** Slots with nothing in flight: background work (prefetch) goes there, never queued. */
+  idleSlots(): number[] {
+    return this.slots.flatMap((s, i) => (s.pending.size === 0 ? [i] : []));
+  }
+
   /** Test hook: the thread id of the worker that owns a file. */
   threadIdFor(realPath: string): number {
     return this.slots[hash(realPath) % this.slots.length].worker.threadId;
