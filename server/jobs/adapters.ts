@@ -1,5 +1,6 @@
 import type { SchedulerAdapter } from './adapter.js';
 import { LocalAdapter } from './local.js';
+import { PbsAdapter } from './pbs.js';
 import type { SiteConfig } from './sites.js';
 import { SlurmAdapter } from './slurm.js';
 
@@ -12,6 +13,6 @@ export function createAdapter(site: SiteConfig): SchedulerAdapter {
     case 'slurm':
       return new SlurmAdapter({ site });
     case 'pbs':
-      throw new Error(`site ${site.name}: the ${site.scheduler} adapter is not available yet`);
+      return new PbsAdapter({ site });
   }
 }

@@ -1,4 +1,3 @@
-import fs from 'node:fs';
 import os from 'node:os';
 import type { JobSpec } from '../../src/protocol/jobs.js';
 import type {
@@ -11,6 +10,7 @@ import type {
 } from './adapter.js';
 import { SubmitError } from './adapter.js';
 import { CommandTimeoutError, ProcessCommandRunner } from './command.js';
+import { statusFromExitFiles } from './exit-files.js';
 import { readExitCode, writeJobScript } from './script.js';
 import type { SiteConfig } from './sites.js';
 import { queueOf, siteProblems } from './sites.js';
@@ -258,7 +258,12 @@ export class SlurmAdapter implements SchedulerAdapter {
         return statusFromSummary(nativeId, summary, jobDir, exitCodes);
       }
     }
-    return statusFromJobDir(nativeId, jobDir);
+    return statusFromExitFiles(
+      nativeId,
+      jobDir,
+      'Slurm',
+      id => id === nativeId || id.startsWith(`${nativeId}_`)
+    );
   }
 
   async cancel(nativeId: string): Promise<void> {
@@ -373,38 +378,4 @@ function failureMessage(summary: SlurmJobSummary): string {
         ? summary.reason
         : 'non-zero exit status';
   }
-}
-
-/** Last resort once Slurm has forgotten the job: the wrapper's files in the job directory. */
-function statusFromJobDir(nativeId: string, jobDir: string): PolledStatus {
-  let files: string[];
-  try {
-    files = fs.readdirSync(jobDir);
-  } catch {
-    return { nativeId, missing: true };
-  }
-  const ids = new Set(
-    files
-      .map(f => /^(.+)\.(?:ec|started)$/.exec(f)?.[1])
-      .filter((id): id is string => id === nativeId || id?.startsWith(`${nativeId}_`) === true)
-  );
-  if (ids.size === 0) {
-    return { nativeId, missing: true };
-  }
-  const codes = [...ids].map(id => readExitCode(jobDir, id));
-  const nonZero = codes.find(code => code !== undefined && code !== 0);
-  if (nonZero !== undefined) {
-    return { nativeId, state: 'FAILED', nativeState: 'exit status file', exitCode: nonZero };
-  }
-  if (codes.every(code => code === 0)) {
-    return { nativeId, state: 'COMPLETED', nativeState: 'exit status file', exitCode: 0 };
-  }
-  // It started and never recorded an exit status, and the scheduler no longer knows it: killed
-  // (time limit, cancel, node failure). Never call that a success.
-  return {
-    nativeId,
-    state: 'FAILED',
-    nativeState: 'no exit status',
-    message: 'the job started but left no exit status and Slurm no longer knows it'
-  };
 }
