@@ -282,7 +282,8 @@ export class JobManager extends EventEmitter {
     this.store.saveWithAttempt(job, previous);
     this.runtimes.get(previous.site)?.missing.delete(job.id);
     this.emitJob(job);
-    void this.submitAttempt(job.id);
+    // Deferred: a move can start inside the previous attempt's submission, still in flight.
+    this.later(() => void this.submitAttempt(job.id), 0);
   }
 
   private adapterJob(job: JobRecord): AdapterJob {
