@@ -21,6 +21,7 @@ import {
 } from './tokens';
 import { NexusWidgetFactory, NoContentModelFactory, type NexusDocument } from './browser/widget';
 import { h5pyCode, insertCodeCell } from './browser/insertCode';
+import { sitesPlugin } from './jobs/sitesPlugin';
 
 const nexusIcon = new LabIcon({
   name: 'jupyterlab-nexus:file',
@@ -216,4 +217,4 @@ const plugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default plugin;
+export default [plugin, sitesPlugin];
