@@ -50,11 +50,22 @@ export function scatteringVector(g: Geometry, toLab: Mat3, x: number, y: number)
 
 /** q_lab of every pixel, 3 values per pixel, pixel p = y·cols + x (the kernel's layout). */
 export function pixelScatteringVectors(g: Geometry, rows: number, cols: number): Float64Array {
-  const toLab = detectorToLab(g);
+  // scatteringVector inlined: this runs for millions of pixels and must not allocate per pixel
+  const [[m00, m01], [m10, m11], [m20, m21]] = detectorToLab(g);
   const q = new Float64Array(3 * rows * cols);
+  const k = 1 / g.wavelength;
   for (let y = 0; y < rows; y++) {
+    const py = (y + PIXEL_CENTRE - g.beam_center_y) * g.pixel_size;
     for (let x = 0; x < cols; x++) {
-      q.set(scatteringVector(g, toLab, x, y), 3 * (y * cols + x));
+      const px = (x + PIXEL_CENTRE - g.beam_center_x) * g.pixel_size;
+      const r0 = m00 * px + m01 * py + g.distance;
+      const r1 = m10 * px + m11 * py;
+      const r2 = m20 * px + m21 * py;
+      const scale = k / Math.sqrt(r0 * r0 + r1 * r1 + r2 * r2);
+      const p = 3 * (y * cols + x);
+      q[p] = r0 * scale - k;
+      q[p + 1] = r1 * scale;
+      q[p + 2] = r2 * scale;
     }
   }
   return q;

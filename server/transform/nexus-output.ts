@@ -1,5 +1,5 @@
-// The NXdata a transform or a merge writes: v, n (float64, shaped (NL, NK, NH)), data = v/n
-// (NaN where n = 0), axes holding the voxels' lower edges, and an NXprocess `process` that
+// The NXdata a transform or a merge writes: v, n (float64 sums, shaped (NL, NK, NH)), data = v/n
+// (float32, NaN where n = 0), axes holding the voxels' lower edges, and an NXprocess `process` that
 // records program, version, date, parameters, the grid and the geometry. Datasets are written
 // one L slab at a time so a merge never holds a whole volume.
 import fs from 'node:fs';
@@ -100,7 +100,8 @@ export class TransformWriter {
 
   /** The next L slab (NK·NH values each), in order from L index 0. */
   writeSlab(v: Float64Array, n: Float64Array): void {
-    const data = new Float64Array(v.length);
+    // float32: the normalised view is for looking at; the exact sums stay in v and n (float64)
+    const data = new Float32Array(v.length);
     for (let i = 0; i < v.length; i++) {
       data[i] = n[i] === 0 ? NaN : v[i] / n[i];
     }
