@@ -35,37 +35,43 @@ export function detectorToLab(g: Geometry): Mat3 {
   return matMul(tilt, transpose(detectorOrientationMatrix(g.detector_orientation)));
 }
 
-/** q_lab = k_f − k_i for the ray through detector position (x, y) in pixel index units. */
+/**
+ * q_lab = k_f − k_i for the ray through detector position (x, y) in pixel index units, written
+ * to out[offset..offset+2]; allocation-free because it runs for every pixel of the detector.
+ */
+function writeScatteringVector(
+  g: Geometry,
+  toLab: Mat3,
+  x: number,
+  y: number,
+  out: Float64Array | Vec3,
+  offset: number
+): void {
+  const px = (x + PIXEL_CENTRE - g.beam_center_x) * g.pixel_size;
+  const py = (y + PIXEL_CENTRE - g.beam_center_y) * g.pixel_size;
+  const r0 = toLab[0][0] * px + toLab[0][1] * py + g.distance;
+  const r1 = toLab[1][0] * px + toLab[1][1] * py;
+  const r2 = toLab[2][0] * px + toLab[2][1] * py;
+  const k = 1 / g.wavelength;
+  const scale = k / Math.sqrt(r0 * r0 + r1 * r1 + r2 * r2);
+  out[offset] = r0 * scale - k;
+  out[offset + 1] = r1 * scale;
+  out[offset + 2] = r2 * scale;
+}
+
 export function scatteringVector(g: Geometry, toLab: Mat3, x: number, y: number): Vec3 {
-  const p: Vec3 = [
-    (x + PIXEL_CENTRE - g.beam_center_x) * g.pixel_size,
-    (y + PIXEL_CENTRE - g.beam_center_y) * g.pixel_size,
-    0
-  ];
-  const r = matVec(toLab, p);
-  r[0] += g.distance;
-  const scale = 1 / (g.wavelength * Math.hypot(r[0], r[1], r[2]));
-  return [r[0] * scale - 1 / g.wavelength, r[1] * scale, r[2] * scale];
+  const q: Vec3 = [0, 0, 0];
+  writeScatteringVector(g, toLab, x, y, q, 0);
+  return q;
 }
 
 /** q_lab of every pixel, 3 values per pixel, pixel p = y·cols + x (the kernel's layout). */
 export function pixelScatteringVectors(g: Geometry, rows: number, cols: number): Float64Array {
-  // scatteringVector inlined: this runs for millions of pixels and must not allocate per pixel
-  const [[m00, m01], [m10, m11], [m20, m21]] = detectorToLab(g);
+  const toLab = detectorToLab(g);
   const q = new Float64Array(3 * rows * cols);
-  const k = 1 / g.wavelength;
   for (let y = 0; y < rows; y++) {
-    const py = (y + PIXEL_CENTRE - g.beam_center_y) * g.pixel_size;
     for (let x = 0; x < cols; x++) {
-      const px = (x + PIXEL_CENTRE - g.beam_center_x) * g.pixel_size;
-      const r0 = m00 * px + m01 * py + g.distance;
-      const r1 = m10 * px + m11 * py;
-      const r2 = m20 * px + m21 * py;
-      const scale = k / Math.sqrt(r0 * r0 + r1 * r1 + r2 * r2);
-      const p = 3 * (y * cols + x);
-      q[p] = r0 * scale - k;
-      q[p + 1] = r1 * scale;
-      q[p + 2] = r2 * scale;
+      writeScatteringVector(g, toLab, x, y, q, 3 * (y * cols + x));
     }
   }
   return q;
