@@ -4,6 +4,7 @@ The token and port come from the Playwright config (env NEXUS_UI_TOKEN/NEXUS_UI_
 """
 
 import os
+import tempfile
 from pathlib import Path
 
 import h5py
@@ -18,6 +19,8 @@ c.ServerApp.disable_check_xsrf = False
 c.ServerApp.ip = "127.0.0.1"
 c.ServerApp.port = int(os.environ["NEXUS_UI_PORT"])
 c.ServerApp.allow_root = True
+# The companion server keeps its job state here, not in the user's Jupyter data directory.
+os.environ["NEXUS_STATE_DIR"] = tempfile.mkdtemp(prefix="nexus-ui-state-")
 
 root = Path(c.ServerApp.root_dir)
 with h5py.File(root / "sample.nxs", "w") as f:
