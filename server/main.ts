@@ -108,7 +108,7 @@ const server = createApp({
   cache: new ResponseCache((Number.parseInt(o.cacheMb, 10) || 512) * 1024 * 1024),
   token,
   baseUrl: o.baseUrl,
-  jobs: { manager, sites, events }
+  jobs: { manager, sites, events, baseDirectory: path.resolve(o.root[0]) }
 });
 
 let exiting = false;

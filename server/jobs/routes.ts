@@ -1,6 +1,7 @@
 import { Ajv } from 'ajv';
 import fs from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import path from 'node:path';
 import type { JobFilter, JobSpec } from '../../src/protocol/jobs.js';
 import { HttpError } from '../http/errors.js';
 import { sendBody, sendJson } from '../http/respond.js';
@@ -16,6 +17,11 @@ import { SitesError } from './sites.js';
 export interface JobsContext {
   manager: JobManager;
   sites: Sites;
+  /**
+   * what a relative `spec.directory` is relative to (the Jupyter root). Absolute directories
+   * are taken as given: the job runs as the user, whose command could `cd` anywhere anyway.
+   */
+  baseDirectory: string;
 }
 
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -247,7 +253,10 @@ async function dispatch(
     }
     const body = check(validateSubmit, await readJson(req));
     const site = body.site ?? sites.value.sites[0].name;
-    sendJson(res, 201, manager.submit(body.spec, site));
+    const spec = body.spec.directory
+      ? { ...body.spec, directory: path.resolve(ctx.baseDirectory, body.spec.directory) }
+      : body.spec;
+    sendJson(res, 201, manager.submit(spec, site));
     return;
   }
   if (parts.length === 1 && parts[0] === 'sites') {

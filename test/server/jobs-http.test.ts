@@ -45,9 +45,10 @@ describe('jobs HTTP API and WebSocket events (server process)', () => {
   let events: JobEvent[];
   let socket: WebSocket;
   const work = tempDir('nexus-http-work-');
+  const root = tempDir('nexus-http-root-');
 
   before(async () => {
-    server = await startServerProcess(tempDir('nexus-http-state-'));
+    server = await startServerProcess(tempDir('nexus-http-state-'), root);
     await json(await server.request('PUT', '/jobs/sites', LOCAL_SITES), 200);
     events = [];
     socket = new WebSocket(`${server.url.replace('http', 'ws')}/events?token=${server.token}`);
@@ -94,6 +95,18 @@ describe('jobs HTTP API and WebSocket events (server process)', () => {
     assert.match(await all.text(), /^one\ntwo\n/);
     const stderr = await server.request('GET', `/jobs/${created.id}/logs?stream=stderr`);
     assert.equal(await stderr.text(), 'oops\n');
+  });
+
+  it('runs a relative directory inside the Jupyter root', async () => {
+    fs.mkdirSync(path.join(root, 'sub'), { recursive: true });
+    const created = await json<JobView>(
+      await server.request('POST', '/jobs', { spec: { command: ['pwd'], directory: 'sub' } }),
+      201
+    );
+    assert.equal(created.spec.directory, path.join(root, 'sub'));
+    assert.equal((await waitFinal(server, created.id)).status.state, 'COMPLETED');
+    const out = await server.request('GET', `/jobs/${created.id}/logs`);
+    assert.equal((await out.text()).split('\n')[0], fs.realpathSync(path.join(root, 'sub')));
   });
 
   it('follows a log while the job writes it, ending when the job ends', async () => {
