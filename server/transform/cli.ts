@@ -119,6 +119,7 @@ program
     { index: 0, count: 1 }
   )
   .option('--threads <T>', 'binning threads', parsePositiveInteger, os.availableParallelism())
+  .option('--timings', 'print where the time went (JSON, seconds) on stderr')
   .action(
     async (
       raw: string,
@@ -130,13 +131,14 @@ program
         weights?: string;
         subset: { index: number; count: number };
         threads: number;
+        timings?: boolean;
       }
     ) => {
       const bar = progressBar();
       const abort = new AbortController();
       process.once('SIGINT', () => abort.abort());
       try {
-        await runTransform({
+        const timings = await runTransform({
           raw: parseH5Url(raw, 'raw data'),
           geometryFile: o.geometry,
           grid: parseGrid(o.grid),
@@ -149,6 +151,9 @@ program
           signal: abort.signal,
           ...bar
         });
+        if (o.timings) {
+          process.stderr.write(`${JSON.stringify({ timings })}\n`);
+        }
       } finally {
         bar.stop();
       }

@@ -92,7 +92,18 @@ function allocateAccumulators(
   }
 }
 
-export async function runTransform(request: TransformRequest): Promise<void> {
+/** Where the wall time went: reading overlaps binning, so `waitingForKernel` is the part not hidden. */
+export interface TransformTimings {
+  reading: number;
+  waitingForKernel: number;
+  writing: number;
+  total: number;
+}
+
+export async function runTransform(request: TransformRequest): Promise<TransformTimings> {
+  const started = performance.now();
+  const timings: TransformTimings = { reading: 0, waitingForKernel: 0, writing: 0, total: 0 };
+  const seconds = (since: number): number => (performance.now() - since) / 1000;
   await initHdf5();
   const geometry = geometryOf(request);
   const stack = new RawStack(request.raw);
@@ -124,9 +135,13 @@ export async function runTransform(request: TransformRequest): Promise<void> {
       try {
         for (let start = first; start < end; start += blockFrames) {
           const count = Math.min(blockFrames, end - start);
+          const reading = performance.now();
           const frames = stack.read(start, count);
+          timings.reading += seconds(reading);
           const maps = frameMaps(geometry, grid, start, count);
+          const waiting = performance.now();
           await binning;
+          timings.waitingForKernel += seconds(waiting);
           const done = start - first;
           binning = binFrames({
             frames,
@@ -146,8 +161,11 @@ export async function runTransform(request: TransformRequest): Promise<void> {
         }
       } finally {
         // the kernel writes into v and n: never leave it running behind a read error
+        const waiting = performance.now();
         await binning;
+        timings.waitingForKernel += seconds(waiting);
       }
+      const writing = performance.now();
       writer.writeVolume(v, n);
       writer.finish({
         command: request.command,
@@ -163,10 +181,15 @@ export async function runTransform(request: TransformRequest): Promise<void> {
         },
         geometry
       });
-    } finally {
       writer.close();
+      timings.writing = seconds(writing);
+    } catch (e) {
+      writer.close();
+      throw e;
     }
   } finally {
     stack.close();
   }
+  timings.total = seconds(started);
+  return timings;
 }
