@@ -29,6 +29,17 @@ export function formatH5Url(url: H5Url): string {
   return `${url.file}#${url.path}`;
 }
 
+/** h5wasm cannot hold one file open for reading and writing at once: outputs go to other files. */
+export function refuseSameFile(output: H5Url, inputs: H5Url[], what: string): void {
+  const real = (file: string): string => (fs.existsSync(file) ? fs.realpathSync(file) : file);
+  const clash = inputs.find(i => real(i.file) === real(output.file));
+  if (clash) {
+    throw new InputError(
+      `the output must be written to another file than the ${what} (${clash.file})`
+    );
+  }
+}
+
 let initialised: Promise<void> | undefined;
 
 export function initHdf5(): Promise<void> {

@@ -4,7 +4,13 @@
 import { Dataset, File, Group } from 'h5wasm/node';
 import { readGeometryNexus } from './geometry-nexus.js';
 import type { Grid } from './grid.js';
-import { formatH5Url, initHdf5, openForReading, type H5Url } from './hdf5-access.js';
+import {
+  formatH5Url,
+  initHdf5,
+  openForReading,
+  refuseSameFile,
+  type H5Url
+} from './hdf5-access.js';
 import { InputError } from './input-error.js';
 import type { Mat3, Vec3 } from './matrix.js';
 import { TransformWriter } from './nexus-output.js';
@@ -57,6 +63,7 @@ export async function mergeTransforms(
       'merge needs at least one part: nexus-transform merge OUT#/group PART1#/group …'
     );
   }
+  refuseSameFile(output, inputs, 'parts');
   const parts: Part[] = [];
   try {
     let reference: { grid: Grid; group: Group; source: string } | undefined;

@@ -11,6 +11,7 @@ import {
   initHdf5,
   openForReading,
   readSmallDataset,
+  refuseSameFile,
   type H5Url
 } from './hdf5-access.js';
 import { InputError } from './input-error.js';
@@ -105,6 +106,11 @@ export async function runTransform(request: TransformRequest): Promise<Transform
   const timings: TransformTimings = { reading: 0, waitingForKernel: 0, writing: 0, total: 0 };
   const seconds = (since: number): number => (performance.now() - since) / 1000;
   await initHdf5();
+  refuseSameFile(
+    request.output,
+    [request.raw, request.mask, request.weights].filter((u): u is H5Url => u !== undefined),
+    'inputs'
+  );
   const geometry = geometryOf(request);
   const stack = new RawStack(request.raw);
   try {

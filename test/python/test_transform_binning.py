@@ -260,3 +260,12 @@ def test_existing_output_group_is_refused(small, folder):
     transform(small, "0:1:4,0:1:4,0:1:4", out)
     result = run_cli(small.raw, "--geometry", small.geometry_json, "--grid=0:1:4,0:1:4,0:1:4", "--output", f"{out}#/entry/transform", check=False)
     assert result.returncode == 2 and "already exists" in result.stderr
+
+
+def test_output_into_an_input_file_is_refused(small, folder):
+    result = run_cli(small.raw, "--geometry", small.geometry_json, "--grid=0:1:4,0:1:4,0:1:4", "--output", f"{small.path}#/entry/t", check=False)
+    assert result.returncode == 2 and "another file than the inputs" in result.stderr
+    part = folder / "self_merge.nxs"
+    transform(small, "0:1:4,0:1:4,0:1:4", part)
+    result = run_cli("merge", f"{part}#/entry/merged", f"{part}#/entry/transform", check=False)
+    assert result.returncode == 2 and "another file than the parts" in result.stderr
