@@ -354,8 +354,14 @@ function statusFromSummary(
   if (summary.state === 'COMPLETED') {
     status.exitCode = 0;
   } else if (summary.state === 'FAILED') {
-    status.exitCode = exitCodes.find(code => code !== undefined && code !== 0);
-    status.message = failureMessage(summary);
+    const failed = exitCodes.findIndex(code => code !== undefined && code !== 0);
+    status.exitCode = exitCodes[failed];
+    const task = summary.taskIds[failed]?.split('_')[1];
+    status.message = (task === undefined ? '' : `task ${task}: `) + failureMessage(summary);
+  } else if (summary.reason === 'DependencyNeverSatisfied') {
+    // Slurm cancelled it (--kill-on-invalid-dep), not us: its dependency did not complete
+    status.state = 'FAILED';
+    status.message = 'a dependency did not complete (DependencyNeverSatisfied)';
   } else {
     status.message = 'cancelled';
   }

@@ -147,6 +147,7 @@ if (!slurmRunning()) {
       assert.ok(!status.missing);
       assert.equal(status.state, 'FAILED');
       assert.equal(status.exitCode, 7);
+      assert.match(status.message ?? '', /^task 2: /);
     });
 
     it('runs an afterok chain in order, and kills the dependant of a failed job', async () => {
@@ -170,7 +171,8 @@ if (!slurmRunning()) {
       const d = await adapter.submit(orphan);
       const statusD = await pollUntil(adapter, orphan, d.nativeId, isFinal);
       assert.ok(!statusD.missing);
-      assert.equal(statusD.state, 'CANCELED', 'not PENDING forever (--kill-on-invalid-dep)');
+      assert.equal(statusD.state, 'FAILED', 'not PENDING forever (--kill-on-invalid-dep)');
+      assert.match(statusD.message ?? '', /dependency did not complete/);
     });
 
     it('refuses a job to demand over its time limit before submission, with the reason', async () => {
