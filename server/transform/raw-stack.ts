@@ -3,9 +3,7 @@
 import { Dataset, File } from 'h5wasm/node';
 import { formatH5Url, openForReading, requireDataset, type H5Url } from './hdf5-access.js';
 import { InputError } from './input-error.js';
-
-export type FrameValues =
-  Int32Array | Uint32Array | Uint16Array | Int16Array | Uint8Array | Float32Array | Float64Array;
+import type { PixelArray } from './native.js';
 
 export class RawStack {
   readonly frames: number;
@@ -37,23 +35,13 @@ export class RawStack {
     return this.rows * this.cols * this.dataset.metadata.size;
   }
 
-  /** Frames [first, first + count), consecutive, in a type the kernel takes (int8 widened, int64 to float64). */
-  read(first: number, count: number): FrameValues {
-    const values = this.dataset.slice([[first, first + count]]) as ArrayLike<number | bigint>;
-    if (
-      values instanceof Int32Array ||
-      values instanceof Uint32Array ||
-      values instanceof Uint16Array ||
-      values instanceof Int16Array ||
-      values instanceof Uint8Array ||
-      values instanceof Float32Array ||
-      values instanceof Float64Array
-    ) {
-      return values;
-    }
-    return values instanceof Int8Array
-      ? Int16Array.from(values)
-      : Float64Array.from(values, Number);
+  /** Frames [first, first + count), consecutive; 64-bit integers widened to float64 for the kernel. */
+  read(first: number, count: number): PixelArray {
+    const values = this.dataset.slice([[first, first + count]]) as
+      PixelArray | BigInt64Array | BigUint64Array;
+    return values instanceof BigInt64Array || values instanceof BigUint64Array
+      ? Float64Array.from(values, Number)
+      : values;
   }
 
   close(): void {
