@@ -30,7 +30,7 @@ export const SANDBOX_SITE: SiteConfig = parseSites({
       pollIntervalSeconds: 1,
       defaultQueue: 'debug',
       queues: [
-        { name: 'debug', kind: 'partition', maxDurationSeconds: 7200 },
+        { name: 'debug', kind: 'partition' },
         { name: 'demand', kind: 'partition', maxDurationSeconds: 600, maxNodes: 1 },
         { name: 'realtime', kind: 'qos', accessGranted: false }
       ]
