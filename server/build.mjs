@@ -5,21 +5,10 @@ import { build } from 'esbuild';
 import fs from 'node:fs';
 import path from 'node:path';
 import nodeGypBuild from 'node-gyp-build';
+import { common } from './esbuild-common.mjs';
 
 const out = 'jupyterlab_nexus/server';
 fs.mkdirSync(path.join(out, 'plugins'), { recursive: true });
-
-const common = {
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node20',
-  // some dependencies call require(); ESM output needs one
-  banner: {
-    js: "import { createRequire as __nexusCreateRequire } from 'node:module'; const require = __nexusCreateRequire(import.meta.url);"
-  },
-  logLevel: 'warning'
-};
 
 await build({
   ...common,
