@@ -18,7 +18,7 @@ run npm run test:ui
 # The Slurm suite needs a running cluster (as root: scripts/slurm-up.sh). Without one it is counted
 # as not run, never as passed; CI (.ci/run) sets NEXUS_REQUIRE_SLURM=1 so that it must run.
 notrun=0
-if scontrol ping 2>/dev/null | grep -q UP; then
+if timeout 10 scontrol ping 2>/dev/null | grep -q UP; then
   run npm run test:slurm
 elif [ "${NEXUS_REQUIRE_SLURM:-0}" = 1 ]; then
   echo "== Slurm not running (required here): start it with sudo scripts/slurm-up.sh"

@@ -9,6 +9,7 @@ import type { CachedBody, ResponseCache } from './cache.js';
 import { readNumericBytes, streamNumeric } from './data.js';
 import { csvText, jsonValues, nestValues, npyFile } from './encoders.js';
 import { decode, outputBytes, outputDescr } from './numeric.js';
+import { metaJson } from './meta.js';
 import { prefetcher } from './prefetch.js';
 import { parseDtype, parseFlatten, parseFormat, parseResolveLinks } from './params.js';
 import { normalizeSelection } from './selection.js';
@@ -74,8 +75,7 @@ export async function handleMeta(
   if (await sendCached(ctx, res, cacheKey)) {
     return;
   }
-  // the worker sends the JSON text (toJson) of an EntityMetadata
-  const body = Buffer.from(await ctx.pool.run<string>({ ...base, op: 'meta' }), 'utf8');
+  const body = Buffer.from(await metaJson(ctx.pool, base), 'utf8');
   ctx.cache.set(cacheKey, { body, contentType: 'application/json', headers: {} });
   sendBody(res, 200, body, 'application/json');
 }

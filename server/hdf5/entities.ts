@@ -15,6 +15,7 @@ import type {
 } from '../../src/protocol/h5grove.js';
 import { HttpError } from '../http/errors.js';
 import { legacyAttributeMetadata, legacyNxdata } from './nexus-legacy.js';
+import type { GroupOutline } from './messages.js';
 import { typeMetadata } from './types.js';
 
 // Entity lookup with h5grove's resolve_links semantics (h5grove-protocol.md §6.4) and /meta
@@ -169,13 +170,44 @@ export function describeResolved(r: Resolved, withChildren: boolean, file: H5Fil
   if (!withChildren) {
     return { attributes: attributesOf(group), kind: 'group', name };
   }
+  const children = describeChildren(file, group.path, group.keys());
+  return { attributes: requestedGroupAttributes(group), children, kind: 'group', name };
+}
+
+/** Attributes of the group a /meta request is about, with synthesised NeXus signal/axes. */
+function requestedGroupAttributes(group: Group): AttributeMetadata[] {
   const legacy = legacyNxdata(group);
-  const attributes = legacy
+  return legacy
     ? [...attributesOf(group), ...legacyAttributeMetadata(legacy)].sort((a, b) =>
         a.name < b.name ? -1 : a.name > b.name ? 1 : 0
       )
     : attributesOf(group);
-  const base = group.path === '/' ? '' : group.path;
+}
+
+/**
+ * /meta of a group without its children, and their names: the caller describes the children
+ * (in parallel, when there are many of them) and puts them in `children`.
+ */
+export function describeGroupOutline(r: Resolved): GroupOutline | null {
+  if ('link' in r || !(r.entity instanceof Group)) {
+    return null;
+  }
+  const group = r.entity;
+  return {
+    attributes: requestedGroupAttributes(group),
+    name: r.name,
+    path: group.path,
+    childNames: group.keys()
+  };
+}
+
+/** /meta of the named children of the group at `groupPath`. */
+export function describeChildren(
+  file: H5File,
+  groupPath: string,
+  names: string[]
+): EntityMetadata[] {
+  const base = groupPath === '/' ? '' : groupPath;
   // Children are always resolved with only_valid (the reference calls the factory without it).
   // One pass over the low-level helpers (h5wasm-notes.md §12): a child is first tried as a
   // dataset by path, which skips get_type's two H5LTpath_valid walks and the high-level
@@ -183,7 +215,7 @@ export function describeResolved(r: Resolved, withChildren: boolean, file: H5Fil
   // through the general lookup until a dataset turns up again.
   const children: EntityMetadata[] = [];
   let tryDataset = true;
-  for (const key of group.keys()) {
+  for (const key of names) {
     const path = `${base}/${key}`;
     const fast = tryDataset ? datasetChild(file.file_id, path, key) : null;
     if (fast) {
@@ -194,7 +226,7 @@ export function describeResolved(r: Resolved, withChildren: boolean, file: H5Fil
     tryDataset = !('link' in r) && r.entity instanceof Dataset;
     children.push(describeResolved(r, false, file));
   }
-  return { attributes, children, kind: 'group', name };
+  return children;
 }
 
 /** A child's /meta if `path` opens as a dataset (following links, as `file.get` does). */

@@ -1,4 +1,4 @@
-import type { ResolveLinks } from '../../src/protocol/h5grove.js';
+import type { AttributeMetadata, ResolveLinks } from '../../src/protocol/h5grove.js';
 import type { SerializedError } from '../http/errors.js';
 import type { AxisSelection } from '../h5grove/selection.js';
 
@@ -21,7 +21,10 @@ interface BaseRequest {
 }
 
 export type WorkerRequest =
-  | (BaseRequest & { op: 'meta' })
+  /** JSON text of the entity's /meta; a GroupOutline for a group with more children than given */
+  | (BaseRequest & { op: 'meta'; outlineAbove: number | null })
+  /** JSON text of the array of /meta of these children of the group at `path` */
+  | (BaseRequest & { op: 'metaChildren'; names: string[] })
   | (BaseRequest & { op: 'attr'; attrKeys: string[] | null })
   | (BaseRequest & { op: 'paths' })
   | (BaseRequest & { op: 'describe' })
@@ -31,6 +34,15 @@ export type WorkerRequest =
   | (BaseRequest & { op: 'readJson'; axes: AxisSelection[]; flatten: boolean })
   /** test hook: block the worker forever */
   | (BaseRequest & { op: 'hang' });
+
+/** /meta of a large group before its children, which are described in parallel. */
+export interface GroupOutline {
+  attributes: AttributeMetadata[];
+  name: string;
+  /** the group's path, under which children are looked up */
+  path: string;
+  childNames: string[];
+}
 
 export interface DatasetDescription {
   kind: 'dataset';

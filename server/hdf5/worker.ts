@@ -2,7 +2,14 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { Dataset, Datatype, Group, Module, ready } from 'h5wasm/node';
 import { HttpError, toSerializedError } from '../http/errors.js';
 import { toJson } from '../http/respond.js';
-import { attributesOf, describeResolved, linkRepr, resolvePath } from './entities.js';
+import {
+  attributesOf,
+  describeChildren,
+  describeGroupOutline,
+  describeResolved,
+  linkRepr,
+  resolvePath
+} from './entities.js';
 import { getFile } from './handles.js';
 import { legacyNxdata } from './nexus-legacy.js';
 import type { Description, WorkerRequest, WorkerResponse } from './messages.js';
@@ -36,10 +43,18 @@ function handle(req: WorkerRequest): { result: unknown; transfer?: ArrayBuffer[]
     case 'meta': {
       const file = getFile(req.file);
       const r = resolvePath(file, req.path, req.resolveLinks, req.basename);
+      if (req.outlineAbove !== null) {
+        const outline = describeGroupOutline(r);
+        if (outline && outline.childNames.length > req.outlineAbove) {
+          return { result: outline };
+        }
+      }
       // Serialised here: one string crosses to the main thread faster than a structured clone
       // of tens of thousands of child objects, and the event loop stays free meanwhile.
       return { result: toJson(describeResolved(r, true, file)) };
     }
+    case 'metaChildren':
+      return { result: toJson(describeChildren(getFile(req.file), req.path, req.names)) };
     case 'attr': {
       const file = getFile(req.file);
       const r = resolvePath(file, req.path, req.resolveLinks, req.basename);
