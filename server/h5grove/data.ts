@@ -5,10 +5,16 @@ import type { DatasetDescription } from '../hdf5/messages.js';
 import type { WorkerPool, PoolRequest } from '../hdf5/pool.js';
 import { HttpError } from '../http/errors.js';
 import type { AxisSelection, NormalizedSelection } from './selection.js';
+import { readInOrder } from './ordered-reads.js';
 import { axisCount } from './selection.js';
 
 // Planning of numeric reads: a selection is split along its first axis into pieces of at most
 // READ_BUDGET bytes (the wasm heap is capped at 2 GiB), and pieces go to all workers in parallel.
+// A parallel read is cut into several pieces per worker so that the workers share it out evenly
+// even when the machine's other load slows one of them.
+
+/** pieces per worker of a parallel read: the last piece of an uneven share is this small */
+const PIECES_PER_WORKER = 8;
 
 export const READ_BUDGET = 256 * 1024 * 1024;
 
@@ -64,7 +70,9 @@ function plan(
       ? Math.ceil(axisCount(sel.axes[0]) / Math.max(1, desc.chunks[0]))
       : 0;
   const parallel =
-    desc.chunks !== null && (chunkRows >= 8 || total > 4 * 1024 * 1024) ? pool.size : 1;
+    desc.chunks !== null && (chunkRows >= 8 || total > 4 * 1024 * 1024)
+      ? pool.size * PIECES_PER_WORKER
+      : 1;
   const pieces = splitAxis0(sel.axes, desc.size, parallel);
   const base = {
     file: req.file,
@@ -72,14 +80,17 @@ function plan(
     path: req.path,
     resolveLinks: req.resolveLinks
   };
-  const read = (i: number): Promise<Uint8Array> =>
-    pool
-      .run<ArrayBuffer>(
-        { ...base, op: 'readBytes', axes: pieces[i] },
-        pieces.length > 1 ? i : undefined
-      )
-      .then(b => new Uint8Array(b));
-  return { pieces, read };
+  /** the pieces in order; a single piece goes to the worker that owns the file */
+  const reads = (): AsyncGenerator<Uint8Array> =>
+    readInOrder(pieces.length, pool.size, 2 * pool.size, (i, worker) =>
+      pool
+        .run<ArrayBuffer>(
+          { ...base, op: 'readBytes', axes: pieces[i] },
+          pieces.length > 1 ? worker : undefined
+        )
+        .then(b => new Uint8Array(b))
+    );
+  return { pieces, reads };
 }
 
 /** Read numeric bytes (little-endian memory layout) of a selection, in parallel pieces. */
@@ -89,13 +100,15 @@ export async function readNumericBytes(
   desc: DatasetDescription,
   sel: NormalizedSelection
 ): Promise<Uint8Array> {
-  const { pieces, read } = plan(pool, req, desc, sel);
-  const buffers = await Promise.all(pieces.map((_, i) => read(i)));
+  const buffers: Uint8Array[] = [];
+  for await (const piece of plan(pool, req, desc, sel).reads()) {
+    buffers.push(piece);
+  }
   return buffers.length === 1 ? buffers[0] : Buffer.concat(buffers);
 }
 
 /**
- * Stream a multi-piece numeric read: at most pool.size pieces are in memory at once, and the
+ * Stream a multi-piece numeric read: a bounded number of pieces are in memory at once, and the
  * body is written in C order as pieces complete. Returns false when one piece suffices (the
  * caller then answers normally, which also allows caching).
  */
@@ -108,36 +121,23 @@ export async function streamNumeric(
   encode: (piece: Uint8Array) => Buffer,
   res: ServerResponse
 ): Promise<boolean> {
-  const { pieces, read } = plan(pool, req, desc, sel);
+  const { pieces, reads } = plan(pool, req, desc, sel);
   if (pieces.length <= 1) {
     return false;
   }
   const n = sel.axes.map(axisCount).reduce((a, b) => a * b, 1);
-  const inflight: Promise<Uint8Array>[] = [];
-  let next = 0;
-  const fill = (): void => {
-    while (next < pieces.length && inflight.length < pool.size) {
-      const p = read(next++);
-      p.catch(() => undefined);
-      inflight.push(p);
+  for await (const piece of reads()) {
+    // The first piece decides between a JSON error and a 200: once headers are out, a later
+    // failure can only abort the connection (the client sees a short body).
+    if (!res.headersSent) {
+      res.writeHead(200, {
+        'Content-Type': 'application/octet-stream',
+        'Content-Length': String(n * outElemSize)
+      });
     }
-  };
-  fill();
-  // The first piece decides between a JSON error and a 200: once headers are out, a later
-  // failure can only abort the connection (the client sees a short body).
-  const first = await inflight.shift()!;
-  res.writeHead(200, {
-    'Content-Type': 'application/octet-stream',
-    'Content-Length': String(n * outElemSize)
-  });
-  let piece: Uint8Array | undefined = first;
-  while (piece) {
-    fill();
     if (!res.write(encode(piece))) {
       await new Promise(resolve => res.once('drain', resolve));
     }
-    const p = inflight.shift();
-    piece = p ? await p : undefined;
   }
   res.end();
   return true;

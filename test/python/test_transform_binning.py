@@ -286,3 +286,12 @@ def test_other_pixel_types_bin_like_int32(small, folder, int32_reference, dtype)
     got = read_result(folder / f"dtype_{dtype}_out.nxs")
     np.testing.assert_array_equal(got["v"], int32_reference["v"])
     np.testing.assert_array_equal(got["n"], int32_reference["n"])
+
+
+def test_raw_file_without_geometry_asks_for_geometry_json(small, folder):
+    raw = folder / "no_geometry.nxs"
+    with h5py.File(raw, "w") as f:
+        f.create_dataset("entry/data/data", data=small.frames[:2])
+    result = run_cli(f"{raw}#/entry/data/data", "--grid=0:1:4,0:1:4,0:1:4", "--output", f"{folder / 'no_geometry_out.nxs'}#/entry/t", check=False)
+    assert result.returncode == 2
+    assert "has no complete geometry (missing wavelength, distance" in result.stderr and "pass --geometry GEOM.json" in result.stderr
