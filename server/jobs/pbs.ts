@@ -23,6 +23,7 @@ import { writeJobScript } from './script.js';
 import type { SiteConfig } from './sites.js';
 import { queueOf, siteProblems } from './sites.js';
 import { classifySubmitFailure } from './submit-errors.js';
+import { UncertainSubmissions } from './uncertain-submissions.js';
 import { formatWalltime } from './walltime.js';
 
 // PBS Pro adapter (scheduler reference §4): qsub, one `qstat -f -F json -x <ids…>` per poll, qdel.
@@ -44,6 +45,7 @@ export class PbsAdapter implements SchedulerAdapter {
   private readonly site: SiteConfig;
   private readonly runner: CommandRunner;
   private readonly timeoutMs?: number;
+  private readonly uncertain = new UncertainSubmissions();
 
   constructor(options: PbsAdapterOptions) {
     this.site = options.site;
@@ -67,7 +69,15 @@ export class PbsAdapter implements SchedulerAdapter {
     return problems;
   }
 
-  async submit(job: AdapterJob): Promise<SubmitResult> {
+  submit(job: AdapterJob): Promise<SubmitResult> {
+    return this.uncertain.submit(
+      job,
+      j => this.find(j),
+      () => this.submitOnce(job)
+    );
+  }
+
+  private async submitOnce(job: AdapterJob): Promise<SubmitResult> {
     const isArray = (job.spec.arrayTasks ?? 1) > 1;
     const script = writeJobScript(job, {
       setup: this.site.setup,
@@ -79,7 +89,7 @@ export class PbsAdapter implements SchedulerAdapter {
     try {
       result = await this.command('qsub', [...this.qsubArguments(job), script]);
     } catch (err) {
-      // a timed-out qsub may still have queued the job: the manager's find() settles it
+      // our own timeout, or qsub could not be started
       throw new SubmitError('transient', err instanceof Error ? err.message : String(err));
     }
     if (result.code !== 0) {

@@ -9,7 +9,7 @@ import type {
   SubmitResult
 } from './adapter.js';
 import { SubmitError } from './adapter.js';
-import { CommandTimeoutError, ProcessCommandRunner } from './command.js';
+import { ProcessCommandRunner } from './command.js';
 import { statusFromExitFiles } from './exit-files.js';
 import { readExitCode, writeJobScript } from './script.js';
 import type { SiteConfig } from './sites.js';
@@ -31,6 +31,7 @@ import {
   type SlurmVersion
 } from './slurm-parse.js';
 import { classifySubmitFailure } from './submit-errors.js';
+import { UncertainSubmissions } from './uncertain-submissions.js';
 import { formatWalltime } from './walltime.js';
 
 // Slurm adapter (scheduler reference §3): sbatch --parsable, one `squeue --me` listing per poll for
@@ -58,6 +59,7 @@ export class SlurmAdapter implements SchedulerAdapter {
   private readonly site: SiteConfig;
   private readonly runner: CommandRunner;
   private readonly timeoutMs?: number;
+  private readonly uncertain = new UncertainSubmissions();
   private probed?: Promise<SiteProbe>;
   private sacctKnown?: boolean;
 
@@ -82,7 +84,15 @@ export class SlurmAdapter implements SchedulerAdapter {
     return problems;
   }
 
-  async submit(job: AdapterJob): Promise<SubmitResult> {
+  submit(job: AdapterJob): Promise<SubmitResult> {
+    return this.uncertain.submit(
+      job,
+      j => this.find(j),
+      () => this.submitOnce(job)
+    );
+  }
+
+  private async submitOnce(job: AdapterJob): Promise<SubmitResult> {
     const isArray = job.spec.arrayTasks !== undefined;
     const script = writeJobScript(job, {
       setup: this.site.setup,
@@ -94,7 +104,8 @@ export class SlurmAdapter implements SchedulerAdapter {
     try {
       result = await this.command('sbatch', [...this.sbatchArguments(job), script]);
     } catch (err) {
-      throw commandFailure(err);
+      // our own timeout, or sbatch could not be started
+      throw new SubmitError('transient', err instanceof Error ? err.message : String(err));
     }
     if (result.code !== 0) {
       const message = schedulerMessage(result.stderr || result.stdout, 'sbatch');
@@ -305,13 +316,6 @@ export class SlurmAdapter implements SchedulerAdapter {
 function sacctStart(): string {
   const start = new Date(Date.now() - SACCT_LOOKBACK_DAYS * 86_400_000);
   return start.toISOString().slice(0, 19);
-}
-
-function commandFailure(err: unknown): SubmitError {
-  if (err instanceof CommandTimeoutError) {
-    return new SubmitError('transient', err.message);
-  }
-  return new SubmitError('transient', err instanceof Error ? err.message : String(err));
 }
 
 /** `sbatch: error: Batch job submission failed: <reason>` → `<reason>` (all lines kept). */

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import os from 'node:os';
 import { describe, it } from 'node:test';
-import { SubmitError } from '../../server/jobs/adapter.js';
+import { SubmitError, type AdapterJob } from '../../server/jobs/adapter.js';
+import { CommandTimeoutError } from '../../server/jobs/command.js';
 import { parseSites } from '../../server/jobs/sites.js';
 import { SlurmAdapter } from '../../server/jobs/slurm.js';
 import {
@@ -221,5 +222,40 @@ describe('Slurm adapter command lines (recorded answers)', () => {
         return true;
       }
     );
+  });
+
+  it('never queues a job twice: after a timed-out sbatch, a retry first asks squeue for the tag', async () => {
+    const squeueRow = (id: string, name: string) =>
+      `${id}|${id}|${id}|N/A|PENDING|Priority|debug|(null)|2026-11-24T20:00:00|N/A|N/A|/data/jobs/u/job.sh|${name}\n`;
+    const runner = new RecordedRunner()
+      .on('sbatch', { error: new CommandTimeoutError('sbatch', 60_000) })
+      .on('sinfo', { stdout: 'slurm 22.05.8\n' })
+      .on('sacct', { stderr: 'Slurm accounting storage is disabled\n', code: 1 })
+      .on('squeue', { stdout: squeueRow('41', 'someone-else') + squeueRow('42', 'nexus-u.1') });
+    const adapter = new SlurmAdapter({ site, runner });
+    const job: AdapterJob = {
+      uuid: 'u',
+      attempt: 1,
+      tag: 'u.1',
+      jobDir: tempDir('nexus-sbatch-'),
+      spec: { command: ['true'] }
+    };
+    await assert.rejects(adapter.submit(job), (err: unknown) => {
+      assert.ok(err instanceof SubmitError);
+      assert.equal(err.errorClass, 'transient');
+      return true;
+    });
+    const retried = await adapter.submit(job);
+    assert.equal(retried.nativeId, '42');
+    assert.equal(runner.calls.filter(c => c.command === 'sbatch').length, 1, 'no second sbatch');
+
+    // not found: the retry submits
+    runner
+      .on('sbatch', { error: new CommandTimeoutError('sbatch', 60_000) })
+      .on('squeue', { stdout: '' })
+      .on('sbatch', { stdout: '43\n' });
+    const other = { ...job, tag: 'u.2' };
+    await assert.rejects(adapter.submit(other));
+    assert.equal((await adapter.submit(other)).nativeId, '43');
   });
 });
