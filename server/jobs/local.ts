@@ -159,10 +159,23 @@ export class LocalAdapter implements SchedulerAdapter {
       nativeId,
       submitTime: new Date().toISOString()
     };
-    // Written before the job can run, so `find` recognises the submission after a crash.
+    // Durable before the job can run, so `find` recognises the submission after a crash, even
+    // of the machine, instead of running the job a second time.
     const file = path.join(job.jobDir, SUBMISSION_FILE);
-    fs.writeFileSync(`${file}.tmp`, JSON.stringify(record));
+    const fd = fs.openSync(`${file}.tmp`, 'w');
+    try {
+      fs.writeSync(fd, JSON.stringify(record));
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
     fs.renameSync(`${file}.tmp`, file);
+    const dir = fs.openSync(job.jobDir, 'r');
+    try {
+      fs.fsyncSync(dir);
+    } finally {
+      fs.closeSync(dir);
+    }
     this.jobs.set(nativeId, this.newJob(job, nativeId, script));
     this.pump();
     return { nativeId, submitTime: record.submitTime };
