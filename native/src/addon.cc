@@ -52,8 +52,13 @@ Napi::TypedArray requireArray(const Napi::Object& opts, const char* name, napi_t
   return array;
 }
 
+// The element data of a typed array, also when it views a SharedArrayBuffer.
 void* dataOf(const Napi::TypedArray& array) {
-  return static_cast<std::uint8_t*>(array.ArrayBuffer().Data()) + array.ByteOffset();
+  void* data = nullptr;
+  const napi_status status =
+      napi_get_typedarray_info(array.Env(), array, nullptr, nullptr, &data, nullptr, nullptr);
+  NAPI_THROW_IF_FAILED(array.Env(), status, nullptr);
+  return data;
 }
 
 nexus::PixelType pixelTypeOf(Napi::Env env, napi_typedarray_type type) {

@@ -323,3 +323,15 @@ test('the committed linux-x64 prebuild loads and bins like the reference', async
   assert.deepEqual(actual.v, expected.v);
   assert.deepEqual(actual.n, expected.n);
 });
+
+test('typed arrays may view a SharedArrayBuffer or part of a larger buffer', async () => {
+  const problem = randomProblem(29, { frameCount: 3, pixelCount: 1000, dims: [5, 6, 7] });
+  const expected = reference(problem);
+  const shared = new Float64Array(new SharedArrayBuffer(8 * (3 * problem.pixelCount + 5)));
+  const q = shared.subarray(5);
+  q.set(problem.q);
+  const actual = freshGrid({ ...problem, q });
+  await binFrames({ ...actual, threads: 2 });
+  assert.deepEqual(actual.v, expected.v);
+  assert.deepEqual(actual.n, expected.n);
+});
