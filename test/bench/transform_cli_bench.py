@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -48,19 +49,25 @@ console.log(checksum);
 """
 
 
-def timed(args: list[str], **kwargs) -> tuple[float, str]:
-    start = time.perf_counter()
+def cpu_of_children() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(args: list[str], **kwargs) -> tuple[float, float, str]:
+    """Wall and CPU seconds of a child process, and its stderr."""
+    start, cpu = time.perf_counter(), cpu_of_children()
     done = subprocess.run(args, check=True, capture_output=True, text=True, **kwargs)
-    return time.perf_counter() - start, done.stderr
+    return time.perf_counter() - start, cpu_of_children() - cpu, done.stderr
 
 
-def h5py_read_loop(path: Path) -> float:
-    start = time.perf_counter()
+def h5py_read_loop(path: Path) -> tuple[float, float]:
+    start, cpu = time.perf_counter(), time.process_time()
     with h5py.File(path, "r") as f:
         ds = f["entry/data/data"]
         for z in range(ds.shape[0]):
             ds[z]
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu
 
 
 def main() -> None:
@@ -90,9 +97,10 @@ def main() -> None:
     out.unlink(missing_ok=True)
     # warm the page cache so every contender reads from memory
     h5py_read_loop(raw)
-    t_h5wasm, _ = timed(["node", "--input-type=module", "-e", H5WASM_READ_LOOP, str(raw), str(BLOCK_BYTES)], cwd=ROOT)
-    t_h5py = h5py_read_loop(raw)
-    t_cli, stderr = timed(["node", str(CLI), f"{raw}#/entry/data/data", "--geometry", str(geometry),
+    load_before = os.getloadavg()[0]
+    t_h5wasm, cpu_h5wasm, _ = timed(["node", "--input-type=module", "-e", H5WASM_READ_LOOP, str(raw), str(BLOCK_BYTES)], cwd=ROOT)
+    t_h5py, cpu_h5py = h5py_read_loop(raw)
+    t_cli, cpu_cli, stderr = timed(["node", str(CLI), f"{raw}#/entry/data/data", "--geometry", str(geometry),
                            "--grid=-10:10:400,-10:10:400,-10:10:400", "--output", f"{out}#/entry/transform",
                            "--threads", str(args.threads), "--timings"])
     phases = json.loads(stderr.strip().splitlines()[-1])["timings"]
@@ -102,14 +110,15 @@ def main() -> None:
 
     print(f"scan: {args.frames} frames x {ROWS} x {COLS} int32, gzip, {size_mb:.0f} MB on disk, {pixels / 1e6:.0f} Mpixels")
     print(f"grid 400^3 ({binned / pixels:.0%} of the pixel-frames land in it), {args.threads} binning threads, "
-          f"{os.cpu_count()} cores")
+          f"{os.cpu_count()} cores; load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after "
+          "(above about 2, other processes compete for the cores and wall times stretch)")
     rows = [
-        ("h5wasm read+decompress loop (baseline)", t_h5wasm),
-        ("h5py read+decompress loop", t_h5py),
-        ("nexus-transform, 400^3 grid, end to end", t_cli),
+        ("h5wasm read+decompress loop (baseline)", t_h5wasm, cpu_h5wasm),
+        ("h5py read+decompress loop", t_h5py, cpu_h5py),
+        ("nexus-transform, 400^3 grid, end to end", t_cli, cpu_cli),
     ]
-    for label, t in rows:
-        print(f"  {label:45s} {t:7.2f} s  {pixels / t / 1e6:7.1f} Mpix/s")
+    for label, t, cpu in rows:
+        print(f"  {label:45s} {t:7.2f} s wall {cpu:7.2f} s CPU  {pixels / t / 1e6:7.1f} Mpix/s")
     print("  nexus-transform phases: " + ", ".join(f"{k} {v:.2f} s" for k, v in phases.items()))
     streaming = phases["reading"] + phases["waitingForKernel"]
     ratios = {
@@ -119,7 +128,7 @@ def main() -> None:
     }
     for key, value in ratios.items():
         print(f"ratio {key:28s} {value:5.2f}x" + ("   (target <= 1.5x)" if key == "cli_400_vs_h5wasm_read" else ""))
-    print(json.dumps({"frames": args.frames, "seconds": dict(rows), "phases": phases, "ratios": ratios}))
+    print(json.dumps({"frames": args.frames, "seconds": {label: t for label, t, _ in rows}, "phases": phases, "ratios": ratios}))
 
 
 if __name__ == "__main__":
