@@ -58,7 +58,7 @@ export interface BinFramesOptions {
   threads?: number;
   /** called with the number of whole frames done, increasing, ending at frameCount */
   onProgress?: (framesDone: number) => void;
-  /** aborting stops the kernel within one block (~1M samples per thread) and rejects */
+  /** aborting stops the kernel within one block (at most 1M samples) and rejects */
   signal?: AbortSignal;
 }
 
@@ -75,7 +75,7 @@ interface TransformAddon {
 }
 
 /** File name of the addon next to the bundled server (server/build.mjs copies it there). */
-export const BUNDLED_ADDON_NAME = 'nexus_transform.node';
+const BUNDLED_ADDON_NAME = 'nexus_transform.node';
 
 let addon: TransformAddon | undefined;
 
