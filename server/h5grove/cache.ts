@@ -3,6 +3,8 @@
 // registered as pending, so that a request for it waits instead of reading the same data again.
 
 export interface CachedBody {
+  /** 200 unless given: a refusal about a file version (4xx) is as final as its content */
+  status?: number;
   body: Buffer;
   contentType: string;
   headers: Record<string, string>;

@@ -51,7 +51,7 @@ function responseCacheKey(
 async function sendCached(ctx: Context, res: ServerResponse, cacheKey: string): Promise<boolean> {
   const hit = await ctx.cache.lookup(cacheKey);
   if (hit) {
-    sendBody(res, 200, hit.body, hit.contentType, hit.headers);
+    sendBody(res, hit.status ?? 200, hit.body, hit.contentType, hit.headers);
     hit.afterServe?.();
   }
   return hit !== undefined;
@@ -75,9 +75,20 @@ export async function handleMeta(
   if (await sendCached(ctx, res, cacheKey)) {
     return;
   }
-  const body = Buffer.from(await metaJson(ctx.pool, base), 'utf8');
-  ctx.cache.set(cacheKey, { body, contentType: 'application/json', headers: {} });
-  sendBody(res, 200, body, 'application/json');
+  let answer: CachedBody;
+  try {
+    const body = Buffer.from(await metaJson(ctx.pool, base), 'utf8');
+    answer = { body, contentType: 'application/json', headers: {} };
+  } catch (err) {
+    // H5Web's error panel asks again and again for a broken file: answer those from the cache
+    if (!(err instanceof HttpError) || err.status < 400 || err.status >= 500) {
+      throw err;
+    }
+    const body = Buffer.from(toJson({ message: err.message }), 'utf8');
+    answer = { status: err.status, body, contentType: 'application/json', headers: {} };
+  }
+  ctx.cache.set(cacheKey, answer);
+  sendBody(res, answer.status ?? 200, answer.body, answer.contentType);
 }
 
 export async function handleAttr(

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import type { DatasetMetadata, GroupMetadata } from '../../src/protocol/h5grove.js';
+import type { PoolRequest } from '../../server/hdf5/pool.js';
 import { startServer, tempDir, writeH5, type TestServer } from './helpers.js';
 
 let dir: string;
@@ -426,4 +427,32 @@ test('a file that is not HDF5 is a clear JSON error, and the worker keeps servin
   const body = (await json('meta', { file: 'not.h5' }, 422)) as { message: string };
   assert.equal(body.message, 'Cannot open not.h5: not an HDF5 file, or damaged');
   assert.equal(((await json('meta', { file: 't.h5' })) as GroupMetadata).kind, 'group');
+});
+
+test('a broken file is opened once for repeated /meta, and again once it is rewritten', async () => {
+  const f = path.join(dir, 'broken.h5');
+  fs.writeFileSync(f, Buffer.alloc(4096, 0x41));
+  const metaRuns: string[] = [];
+  const run = srv.pool.run.bind(srv.pool);
+  srv.pool.run = <T>(req: PoolRequest, slot?: number): Promise<T> => {
+    if (req.op === 'meta') {
+      metaRuns.push(req.basename);
+    }
+    return run<T>(req, slot);
+  };
+  try {
+    for (let i = 0; i < 5; i++) {
+      const body = (await json('meta', { file: 'broken.h5' }, 422)) as { message: string };
+      assert.equal(body.message, 'Cannot open broken.h5: not an HDF5 file, or damaged');
+    }
+    assert.deepEqual(metaRuns, ['broken.h5']);
+    writeH5(f, `f['x'] = 1`);
+    const meta = (await json('meta', { file: 'broken.h5' })) as GroupMetadata;
+    assert.deepEqual(
+      meta.children!.map(c => c.name),
+      ['x']
+    );
+  } finally {
+    srv.pool.run = run;
+  }
 });
