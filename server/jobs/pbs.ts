@@ -8,7 +8,7 @@ import type {
   SchedulerAdapter,
   SubmitResult
 } from './adapter.js';
-import { SubmitError } from './adapter.js';
+import { batchProblems, commandMessage, runSubmitCommand } from './batch-submit.js';
 import { ProcessCommandRunner } from './command.js';
 import { statusFromExitFiles } from './exit-files.js';
 import {
@@ -21,16 +21,13 @@ import {
 } from './pbs-parse.js';
 import { writeJobScript } from './script.js';
 import type { SiteConfig } from './sites.js';
-import { queueOf, siteProblems } from './sites.js';
-import { classifySubmitFailure } from './submit-errors.js';
+import { queueOf } from './sites.js';
 import { UncertainSubmissions } from './uncertain-submissions.js';
 import { formatWalltime } from './walltime.js';
 
 // PBS Pro adapter (scheduler reference §4): qsub, one `qstat -f -F json -x <ids…>` per poll, qdel.
 // Commands run without a shell, so array ids such as `123[]` need no quoting against globbing.
 // Tested on recorded outputs only: no PBS server can run here.
-
-const CAPACITY_RETRY_MS = 5 * 60_000;
 
 type CommandResult = { stdout: string; stderr: string; code: number };
 
@@ -59,14 +56,7 @@ export class PbsAdapter implements SchedulerAdapter {
   }
 
   validate(spec: JobSpec): string[] {
-    const problems = siteProblems(spec, this.site);
-    if (
-      spec.arrayTasks !== undefined &&
-      !(Number.isInteger(spec.arrayTasks) && spec.arrayTasks > 0)
-    ) {
-      problems.push(`arrayTasks must be a positive integer, not ${spec.arrayTasks}`);
-    }
-    return problems;
+    return batchProblems(spec, this.site);
   }
 
   submit(job: AdapterJob): Promise<SubmitResult> {
@@ -85,23 +75,9 @@ export class PbsAdapter implements SchedulerAdapter {
       taskIndexExpr: isArray ? '${PBS_ARRAY_INDEX}' : job.spec.arrayTasks ? '0' : undefined
     });
     const submitTime = new Date().toISOString();
-    let result: CommandResult;
-    try {
-      result = await this.command('qsub', [...this.qsubArguments(job), script]);
-    } catch (err) {
-      // our own timeout, or qsub could not be started
-      throw new SubmitError('transient', err instanceof Error ? err.message : String(err));
-    }
-    if (result.code !== 0) {
-      const message = pbsMessage(result.stderr || result.stdout, 'qsub');
-      const errorClass = classifySubmitFailure('pbs', message);
-      throw new SubmitError(
-        errorClass,
-        message,
-        errorClass === 'capacity' ? CAPACITY_RETRY_MS : undefined
-      );
-    }
-    return { nativeId: parseQsubOutput(result.stdout), submitTime };
+    const args = [...this.qsubArguments(job), script];
+    const stdout = await runSubmitCommand(this.runner, 'pbs', 'qsub', args, this.timeoutMs);
+    return { nativeId: parseQsubOutput(stdout), submitTime };
   }
 
   /** The qsub options for a job (the script path comes last). */
@@ -145,7 +121,7 @@ export class PbsAdapter implements SchedulerAdapter {
       jobName(job)
     ]);
     if (selected.code !== 0) {
-      throw new Error(`qselect failed: ${pbsMessage(selected.stderr, 'qselect')}`);
+      throw new Error(`qselect failed: ${commandMessage(selected.stderr, 'qselect')}`);
     }
     const nativeId = selected.stdout
       .split('\n')
@@ -199,7 +175,7 @@ export class PbsAdapter implements SchedulerAdapter {
     if (result.code === 0) {
       return;
     }
-    const message = pbsMessage(result.stderr, 'qdel');
+    const message = commandMessage(result.stderr, 'qdel');
     // already gone or finishing: the poll reports its final state
     if (!/unknown job id|job has finished|request invalid for state of job/i.test(message)) {
       throw new Error(`qdel ${nativeId}: ${message}`);
@@ -216,7 +192,7 @@ export class PbsAdapter implements SchedulerAdapter {
         .split('\n')
         .filter(line => line.trim() !== '' && unknownJobIds(line).length === 0);
       if (otherErrors.length > 0) {
-        throw new Error(`qstat failed: ${pbsMessage(otherErrors.join('\n'), 'qstat')}`);
+        throw new Error(`qstat failed: ${commandMessage(otherErrors.join('\n'), 'qstat')}`);
       }
     }
     return parseQstatJson(result.stdout);
@@ -249,13 +225,4 @@ function selectStatement(spec: JobSpec): string {
     parts.push(`mem=${resources.memoryMb}mb`);
   }
   return parts.join(':');
-}
-
-/** `qsub: Unknown queue` → `Unknown queue` (all lines kept). */
-function pbsMessage(stderr: string, command: string): string {
-  const lines = stderr
-    .split('\n')
-    .map(line => line.replace(new RegExp(`^${command}: `), '').trim())
-    .filter(line => line !== '');
-  return lines.join('; ') || `${command} failed without a message`;
 }

@@ -8,12 +8,12 @@ import type {
   SchedulerAdapter,
   SubmitResult
 } from './adapter.js';
-import { SubmitError } from './adapter.js';
+import { batchProblems, commandMessage, runSubmitCommand } from './batch-submit.js';
 import { ProcessCommandRunner } from './command.js';
 import { statusFromExitFiles } from './exit-files.js';
 import { readExitCode, writeJobScript } from './script.js';
 import type { SiteConfig } from './sites.js';
-import { queueOf, siteProblems } from './sites.js';
+import { queueOf } from './sites.js';
 import {
   isHopelessPendingReason,
   parseExitCode,
@@ -30,7 +30,6 @@ import {
   type SlurmJobSummary,
   type SlurmVersion
 } from './slurm-parse.js';
-import { classifySubmitFailure } from './submit-errors.js';
 import { UncertainSubmissions } from './uncertain-submissions.js';
 import { formatWalltime } from './walltime.js';
 
@@ -38,7 +37,6 @@ import { formatWalltime } from './walltime.js';
 // every tracked job, sacct for jobs squeue has forgotten when the site keeps accounting, else
 // scontrol and finally the wrapper's `.ec` file. Capacity refusals come back after a pause.
 
-const CAPACITY_RETRY_MS = 5 * 60_000;
 // sacct's default window starts at midnight; look back far enough for any job we still track.
 const SACCT_LOOKBACK_DAYS = 60;
 
@@ -74,14 +72,7 @@ export class SlurmAdapter implements SchedulerAdapter {
   }
 
   validate(spec: JobSpec): string[] {
-    const problems = siteProblems(spec, this.site);
-    if (
-      spec.arrayTasks !== undefined &&
-      !(Number.isInteger(spec.arrayTasks) && spec.arrayTasks > 0)
-    ) {
-      problems.push(`arrayTasks must be a positive integer, not ${spec.arrayTasks}`);
-    }
-    return problems;
+    return batchProblems(spec, this.site);
   }
 
   submit(job: AdapterJob): Promise<SubmitResult> {
@@ -100,23 +91,9 @@ export class SlurmAdapter implements SchedulerAdapter {
       taskIndexExpr: isArray ? '${SLURM_ARRAY_TASK_ID}' : undefined
     });
     const submitTime = new Date().toISOString();
-    let result: { stdout: string; stderr: string; code: number };
-    try {
-      result = await this.command('sbatch', [...this.sbatchArguments(job), script]);
-    } catch (err) {
-      // our own timeout, or sbatch could not be started
-      throw new SubmitError('transient', err instanceof Error ? err.message : String(err));
-    }
-    if (result.code !== 0) {
-      const message = schedulerMessage(result.stderr || result.stdout, 'sbatch');
-      const errorClass = classifySubmitFailure('slurm', message);
-      throw new SubmitError(
-        errorClass,
-        message,
-        errorClass === 'capacity' ? CAPACITY_RETRY_MS : undefined
-      );
-    }
-    return { nativeId: parseSbatchParsable(result.stdout), submitTime };
+    const args = [...this.sbatchArguments(job), script];
+    const stdout = await runSubmitCommand(this.runner, 'slurm', 'sbatch', args, this.timeoutMs);
+    return { nativeId: parseSbatchParsable(stdout), submitTime };
   }
 
   /** The sbatch options for a job (the script path comes last). */
@@ -214,7 +191,7 @@ export class SlurmAdapter implements SchedulerAdapter {
     }
     const result = await this.squeue();
     if (result.code !== 0) {
-      throw new Error(`squeue failed: ${schedulerMessage(result.stderr, 'squeue')}`);
+      throw new Error(`squeue failed: ${commandMessage(result.stderr, 'squeue')}`);
     }
     const summaries = summariseSqueue(parseSqueue(result.stdout));
     return nativeIds.map(nativeId => {
@@ -280,7 +257,7 @@ export class SlurmAdapter implements SchedulerAdapter {
   async cancel(nativeId: string): Promise<void> {
     const result = await this.command('scancel', [nativeId]);
     if (result.code !== 0) {
-      throw new Error(`scancel ${nativeId}: ${schedulerMessage(result.stderr, 'scancel')}`);
+      throw new Error(`scancel ${nativeId}: ${commandMessage(result.stderr, 'scancel')}`);
     }
   }
 
@@ -316,16 +293,6 @@ export class SlurmAdapter implements SchedulerAdapter {
 function sacctStart(): string {
   const start = new Date(Date.now() - SACCT_LOOKBACK_DAYS * 86_400_000);
   return start.toISOString().slice(0, 19);
-}
-
-/** `sbatch: error: Batch job submission failed: <reason>` → `<reason>` (all lines kept). */
-function schedulerMessage(stderr: string, command: string): string {
-  const lines = stderr
-    .split('\n')
-    .map(line => line.replace(new RegExp(`^${command}: error: `), '').trim())
-    .map(line => line.replace(/^Batch job submission failed: /, ''))
-    .filter(line => line !== '');
-  return lines.join('; ') || `${command} failed without a message`;
 }
 
 /**
