@@ -2,12 +2,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { AdapterJob, SchedulerAdapter } from '../../server/jobs/adapter.js';
-import { SubmitError } from '../../server/jobs/adapter.js';
-import { LocalAdapter } from '../../server/jobs/local.js';
 import { JobRefusedError } from '../../server/jobs/manager.js';
 import { startedMarkerPath } from '../../server/jobs/script.js';
-import type { SiteConfig } from '../../server/jobs/sites.js';
 import {
   isFinal,
   startJobStack,
@@ -274,95 +270,6 @@ describe('local executor through the job manager', () => {
     assert.equal(read(manager.logFile(job.id, 'stdout')).split('\n')[0], 'moved');
     await manager.cancel(blocker.id);
     await waitForState(manager, blocker.id, 'CANCELED');
-  });
-});
-
-/** Wraps the real local adapter, refusing the first submissions with a chosen error. */
-function refusingAdapter(
-  site: SiteConfig,
-  refusals: SubmitError[],
-  calls: AdapterJob[]
-): SchedulerAdapter {
-  const real = new LocalAdapter(site);
-  return Object.assign(Object.create(real) as LocalAdapter, {
-    submit: (job: AdapterJob) => {
-      calls.push(job);
-      const refusal = site.name === 'flaky' ? refusals.shift() : undefined;
-      return refusal ? Promise.reject(refusal) : real.submit(job);
-    }
-  });
-}
-
-describe('submit errors', () => {
-  it('retries transient submit failures with backoff, then completes', async () => {
-    const calls: AdapterJob[] = [];
-    const refusals = [
-      new SubmitError('transient', 'Socket timed out on send/recv operation'),
-      new SubmitError('transient', 'Unable to contact slurm controller (connect failure)')
-    ];
-    const stack = await startJobStack({
-      sites: [{ name: 'flaky', scheduler: 'local', pollIntervalSeconds: 0.2 }],
-      adapterFactory: site => refusingAdapter(site, refusals, calls)
-    });
-    try {
-      const job = stack.manager.submit({ command: ['true'] }, 'flaky');
-      const done = await waitForJob(stack.manager, job.id, isFinal);
-      assert.equal(done.status.state, 'COMPLETED');
-      assert.equal(calls.length, 3);
-      assert.ok(calls.every(c => c.tag === `${job.id}.1`));
-    } finally {
-      await stack.close();
-    }
-  });
-
-  it('fails after the last transient retry, and fails a spec error at once', async () => {
-    const calls: AdapterJob[] = [];
-    const refusals = [
-      ...Array.from({ length: 4 }, () => new SubmitError('transient', 'Connection refused')),
-      new SubmitError('spec', 'script has no shebang')
-    ];
-    const stack = await startJobStack({
-      sites: [{ name: 'flaky', scheduler: 'local', pollIntervalSeconds: 0.2 }],
-      adapterFactory: site => refusingAdapter(site, refusals, calls)
-    });
-    try {
-      const job = stack.manager.submit({ command: ['true'] }, 'flaky');
-      const done = await waitForJob(stack.manager, job.id, isFinal);
-      assert.equal(done.status.state, 'FAILED');
-      assert.match(done.status.message ?? '', /transient.*Connection refused/);
-      assert.equal(calls.length, 4);
-      const spec = stack.manager.submit({ command: ['true'] }, 'flaky');
-      const failed = await waitForJob(stack.manager, spec.id, isFinal);
-      assert.match(failed.status.message ?? '', /spec.*no shebang/);
-      assert.equal(calls.length, 5);
-    } finally {
-      await stack.close();
-    }
-  });
-
-  it('redirects a job the target refuses to the site fallback', async () => {
-    const calls: AdapterJob[] = [];
-    const refusals = [new SubmitError('target', 'Invalid qos specification')];
-    const stack = await startJobStack({
-      sites: [
-        { name: 'flaky', scheduler: 'local', pollIntervalSeconds: 0.2, fallback: 'backup' },
-        { name: 'backup', scheduler: 'local', pollIntervalSeconds: 0.2 }
-      ],
-      adapterFactory: site => refusingAdapter(site, refusals, calls)
-    });
-    try {
-      const job = stack.manager.submit({ command: ['true'] }, 'flaky');
-      const done = await waitForJob(stack.manager, job.id, isFinal);
-      assert.equal(done.status.state, 'COMPLETED');
-      assert.equal(done.site, 'backup');
-      assert.equal(done.previousAttempts[0].site, 'flaky');
-      assert.deepEqual(
-        calls.map(c => c.tag),
-        [`${job.id}.1`, `${job.id}.2`]
-      );
-    } finally {
-      await stack.close();
-    }
   });
 });
 
