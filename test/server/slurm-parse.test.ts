@@ -12,6 +12,7 @@ import {
   parseScontrolJobs,
   parseSlurmVersion,
   parseSqueue,
+  SACCT_FIELDS,
   slurmStateToModel,
   squeueSupportsMe,
   summariseSqueue
@@ -257,5 +258,37 @@ describe('Slurm adapter command lines (recorded answers)', () => {
     const other = { ...job, tag: 'u.2' };
     await assert.rejects(adapter.submit(other));
     assert.equal((await adapter.submit(other)).nativeId, '43');
+  });
+
+  it('resolves a job squeue forgot through sacct when the site keeps accounting', async () => {
+    const sacct = fixture('slurm', 'sacct-reference.txt');
+    const rows = (prefix: string) =>
+      sacct
+        .split('\n')
+        .filter(line => line.startsWith(prefix))
+        .join('\n');
+    const runner = new RecordedRunner()
+      .on('sinfo', { stdout: 'slurm 23.11.4\n' })
+      .on('sacct', { stdout: '' }) // the probe: accounting answers
+      .on('sacct', { stdout: rows('28_') })
+      // an id reused after a controller reset: the newest submission wins
+      .on('sacct', {
+        stdout: `2|2|COMPLETED|0:0|2026-11-20T08:00:00|x|y\n${rows('2|')}`
+      });
+    const adapter = new SlurmAdapter({ site, runner });
+    const dir = tempDir('nexus-sacct-');
+    const array = await adapter.resolveMissing('28', dir);
+    assert.ok(!array.missing);
+    assert.deepEqual(
+      [array.state, array.exitCode, array.message],
+      ['FAILED', 1, 'task 2: non-zero exit status']
+    );
+    const reused = await adapter.resolveMissing('2', dir);
+    assert.ok(!reused.missing);
+    assert.deepEqual([reused.state, reused.exitCode], ['FAILED', 3]);
+    const query = runner.calls.filter(c => c.command === 'sacct')[1].args;
+    assert.deepEqual(query.slice(0, 8), ['-X', '-P', '-n', '-D', '-o', SACCT_FIELDS, '-j', '28']);
+    assert.equal(query[8], '-S');
+    assert.ok(adapter.capabilities().history);
   });
 });
