@@ -3,37 +3,44 @@ import type { PoolRequest, WorkerPool } from '../hdf5/pool.js';
 import type { CachedBody, ResponseCache } from './cache.js';
 import { normalizeSelection } from './selection.js';
 
-// Scrubbing the slice slider of a stack asks for the next (or previous) frame right after the
-// current one. Once a frame is served, its neighbours are read into the response cache by idle
-// workers — along each axis selected by a single index on which the dataset is chunked frame by
-// frame (chunk extent 1), so that a neighbour costs what the served frame cost and no more.
-// Bounded: only workers with nothing in flight take one, a neighbour already cached or pending is
-// skipped, and the cache's byte budget applies; a user request never waits for more than one
-// frame's read.
+// Scrubbing the slice slider of a stack asks for the next (or previous) frames right after the
+// current one. Once a frame is served, the frames up to READ_AHEAD away are read into the
+// response cache by idle workers, nearest first — along each axis selected by a single index on
+// which the dataset is chunked frame by frame (chunk extent 1), so that a neighbour costs what the
+// served frame cost and no more. Reading two ahead lets two workers decode alternate frames while
+// the user scrubs in one direction. Bounded: only workers with nothing in flight take one, a
+// frame already cached or pending is skipped, and the cache's byte budget applies; a user request
+// never waits for more than one frame's read.
 
+const READ_AHEAD = 2;
 const INDEX = /^\s*-?\d+\s*$/;
 
-/** Selection strings one frame away along each frame-chunked single-index member, next first. */
+/**
+ * Selection strings of the frames up to READ_AHEAD away along each frame-chunked single-index
+ * member: nearest first, and at equal distance the next one before the previous one.
+ */
 export function neighbourSelections(
   selection: string,
   shape: number[],
   chunks: number[]
 ): string[] {
   const members = selection.split(',');
-  const steps: string[][] = [[], []];
-  members.forEach((member, axis) => {
-    if (!INDEX.test(member) || axis >= shape.length || chunks[axis] !== 1) {
-      return;
+  const out: string[] = [];
+  for (let distance = 1; distance <= READ_AHEAD; distance++) {
+    for (const step of [distance, -distance]) {
+      members.forEach((member, axis) => {
+        if (!INDEX.test(member) || axis >= shape.length || chunks[axis] !== 1) {
+          return;
+        }
+        const raw = Number(member);
+        const neighbour = (raw < 0 ? raw + shape[axis] : raw) + step;
+        if (neighbour >= 0 && neighbour < shape[axis]) {
+          out.push(members.map((m, a) => (a === axis ? String(neighbour) : m)).join(','));
+        }
+      });
     }
-    const raw = Number(member);
-    const index = raw < 0 ? raw + shape[axis] : raw;
-    [index + 1, index - 1].forEach((neighbour, i) => {
-      if (neighbour >= 0 && neighbour < shape[axis]) {
-        steps[i].push(members.map((m, a) => (a === axis ? String(neighbour) : m)).join(','));
-      }
-    });
-  });
-  return steps.flat();
+  }
+  return out;
 }
 
 /** What a frame request leaves for prefetching: everything but the selection. */
