@@ -79,7 +79,7 @@ export class JobManager extends EventEmitter {
     this.jobsDir = options.jobsDir;
     this.adapterFactory = options.adapterFactory ?? createAdapter;
     this.retry = options.submitRetry ?? { attempts: 5, firstDelayMs: 1000, maxDelayMs: 60_000 };
-    this.sites.on('change', () => void this.reconfigure());
+    this.sites.on('change', () => this.background(this.reconfigure()));
   }
 
   /** Reconciles every unfinished job with its scheduler, then starts polling. */
@@ -132,7 +132,7 @@ export class JobManager extends EventEmitter {
     // The intent is committed before the adapter runs: a crash from here on is recovered.
     this.store.insert(job);
     this.emitJob(job);
-    void this.submitAttempt(id);
+    this.background(this.submitAttempt(id));
     return this.store.view(job);
   }
 
@@ -283,7 +283,7 @@ export class JobManager extends EventEmitter {
     this.runtimes.get(previous.site)?.missing.delete(job.id);
     this.emitJob(job);
     // Deferred: a move can start inside the previous attempt's submission, still in flight.
-    this.later(() => void this.submitAttempt(job.id), 0);
+    this.later(() => this.background(this.submitAttempt(job.id)), 0);
   }
 
   private adapterJob(job: JobRecord): AdapterJob {
@@ -371,7 +371,7 @@ export class JobManager extends EventEmitter {
           this.finish(job, 'FAILED', `dependency ${dep} ended ${other.status.state} unsubmitted`);
           return false;
         }
-        this.later(() => void this.submitAttempt(job.id), 500);
+        this.later(() => this.background(this.submitAttempt(job.id)), 500);
         return false;
       }
     }
@@ -397,7 +397,7 @@ export class JobManager extends EventEmitter {
       job.status = { ...job.status, time: now(), message: `waiting for capacity: ${message}` };
       this.store.save(job);
       this.emitJob(job);
-      this.later(() => void this.submitAttempt(job.id), err.retryAfterMs ?? 60_000);
+      this.later(() => this.background(this.submitAttempt(job.id)), err.retryAfterMs ?? 60_000);
     } else if (err.errorClass === 'target' && fallback) {
       this.moveTo(job, fallback, `refused by ${job.site} (${message}); redirected to ${fallback}`);
     } else {
@@ -413,11 +413,13 @@ export class JobManager extends EventEmitter {
     }
     clearTimeout(runtime.timer);
     runtime.timer = setTimeout(() => {
-      void this.pollSite(runtime).finally(() => {
-        if (this.runtimes.get(runtime.config.name) === runtime) {
-          this.schedulePoll(runtime);
-        }
-      });
+      void this.pollSite(runtime)
+        .catch(err => this.report(err))
+        .finally(() => {
+          if (this.runtimes.get(runtime.config.name) === runtime) {
+            this.schedulePoll(runtime);
+          }
+        });
     }, runtime.config.pollIntervalSeconds * 1000);
   }
 
@@ -500,7 +502,7 @@ export class JobManager extends EventEmitter {
       after.redirectTo = fallback;
       after.cancelRequested = true;
       this.store.save(after);
-      void this.requestCancel(after);
+      this.background(this.requestCancel(after));
     }
   }
 
@@ -592,7 +594,7 @@ export class JobManager extends EventEmitter {
       // decides whether the submission happened, so it is made exactly once.
       const found = await runtime.adapter.find(this.adapterJob(job)).catch(() => undefined);
       if (!found) {
-        void this.submitAttempt(job.id);
+        this.background(this.submitAttempt(job.id));
         return;
       }
       job.nativeId = found.nativeId;
@@ -673,6 +675,17 @@ export class JobManager extends EventEmitter {
       }
     }, ms);
     this.timers.add(timer);
+  }
+
+  /** Runs work nobody awaits; a failure is reported, never an unhandled rejection. */
+  private background(task: Promise<void>): void {
+    task.catch(err => this.report(err));
+  }
+
+  private report(err: unknown): void {
+    process.stderr.write(
+      `nexus-server: job manager: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`
+    );
   }
 
   private emitJob(job: JobRecord): void {
