@@ -15,6 +15,9 @@ echo '{"type": "commonjs"}' > .venv/package.json
 .venv/bin/pip install --quiet --upgrade pip
 .venv/bin/pip install --quiet -r requirements-dev.txt
 
+# better-sqlite3 builds from source during npm ci (its prebuilt download needs GitHub): point
+# node-gyp at the running Node's own headers instead of downloading them.
+export npm_config_nodedir="$(node -p "require('path').resolve(process.execPath, '../..')")"
 npm ci --no-audit --no-fund
 # npm install scripts may not run: build the native transform addon explicitly (node-gyp, g++).
 npm run build:native
