@@ -108,26 +108,25 @@ export interface ServerProcess {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** Starts `server/main.ts` (through tsx) on a free port with its own state directory. */
+/**
+ * Starts the server on a free port with its own state directory: `server/main.ts` through tsx,
+ * or a bundle (`bundle`, a path to nexus-server.mjs) with plain node.
+ */
 export async function startServerProcess(
   stateDir: string,
-  root = stateDir
+  root = stateDir,
+  bundle?: string
 ): Promise<ServerProcess> {
   const token = 'jobs-test-token';
+  const entry = bundle ? [bundle] : ['--import', 'tsx', path.join(REPO, 'server', 'main.ts')];
   const child = spawn(
     process.execPath,
-    [
-      '--import',
-      'tsx',
-      path.join(REPO, 'server', 'main.ts'),
-      '--root',
-      root,
-      '--port',
-      '0',
-      '--state-dir',
-      stateDir
-    ],
-    { cwd: REPO, env: { ...process.env, NEXUS_SERVER_TOKEN: token }, stdio: 'pipe' }
+    [...entry, '--root', root, '--port', '0', '--state-dir', stateDir],
+    {
+      cwd: bundle ? path.dirname(bundle) : REPO,
+      env: { ...process.env, NEXUS_SERVER_TOKEN: token },
+      stdio: 'pipe'
+    }
   );
   const exited = new Promise<void>(resolve => child.once('exit', () => resolve()));
   const url = await new Promise<string>((resolve, reject) => {
