@@ -24,6 +24,12 @@ await build({
 });
 await build({
   ...common,
+  entryPoints: ['server/pipelines/reduce-cli.ts'],
+  outfile: path.join(out, 'nexus-reduce.mjs'),
+  banner: { js: '#!/usr/bin/env node\n' + common.banner.js }
+});
+await build({
+  ...common,
   entryPoints: ['server/hdf5/worker.ts'],
   outfile: path.join(out, 'h5-worker.mjs')
 });
@@ -42,3 +48,4 @@ fs.copyFileSync(
 );
 fs.chmodSync(path.join(out, 'nexus-server.mjs'), 0o755);
 fs.chmodSync(path.join(out, 'nexus-transform.mjs'), 0o755);
+fs.chmodSync(path.join(out, 'nexus-reduce.mjs'), 0o755);

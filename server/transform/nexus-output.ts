@@ -21,7 +21,7 @@ export interface ProcessRecord {
   geometry: Geometry;
 }
 
-function ensureGroup(parent: Group, name: string, nxClass: string): Group {
+export function ensureGroup(parent: Group, name: string, nxClass: string): Group {
   const existing = parent.get(name);
   if (existing instanceof Group) {
     return existing;

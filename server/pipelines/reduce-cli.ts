@@ -1,0 +1,54 @@
+// `nexus-reduce <step> --scan <scanDir> [--<param> <value> ...]`: the built-in reduction steps
+// of the pipeline (server/pipelines/nxrefine.pipeline.json). Each step reads the scan folder and
+// earlier steps' outputs in <scan>/nexus/ and writes its own file there. Exit codes: 0 done,
+// 2 refused input (missing input, bad parameter; one line on stderr), 1 anything else.
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import pkg from '../../package.json' with { type: 'json' };
+import { InputError } from '../transform/input-error.js';
+import { PROGRAM } from './steps/output.js';
+import { stack } from './steps/stack.js';
+
+function integerIn(min: number, max: number): (value: string) => number {
+  return value => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(`expected a whole number from ${min} to ${max}`);
+    }
+    return n;
+  };
+}
+
+const command = [PROGRAM, ...process.argv.slice(2)].join(' ');
+const program = new Command(PROGRAM)
+  .description('The built-in reduction steps of a single-crystal rotation scan.')
+  .version(pkg.version)
+  .exitOverride()
+  .configureOutput({
+    // commander's usage errors as one line, like every other refusal
+    writeErr: text => process.stderr.write(text.split('\n')[0] + '\n')
+  });
+
+program
+  .command('stack')
+  .description('raw frames (TIFF, CBF) → nexus/raw.nxs, a chunked, compressed 3-D stack')
+  .requiredOption('--scan <dir>', 'scan folder')
+  .option(
+    '--frames <pattern>',
+    'glob pattern of the frame files (relative to the scan folder or absolute); default: *.tif, *.tiff, *.cbf of the scan folder'
+  )
+  .option('--compression <level>', 'gzip level, 0 = none', integerIn(0, 9), 4)
+  .action(async (o: { scan: string; frames?: string; compression: number }) => {
+    await stack(o.scan, { frames: o.frames, compression: o.compression }, command);
+  });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  if (e instanceof CommanderError) {
+    // help and version exit 0; usage errors were already printed by commander
+    process.exit(e.exitCode === 0 ? 0 : 2);
+  }
+  const message = (e as Error).message ?? String(e);
+  process.stderr.write(`${PROGRAM}: ${message.split('\n')[0]}\n`);
+  process.exit(e instanceof InputError ? 2 : 1);
+}
