@@ -22,6 +22,7 @@ import {
 import { NexusWidgetFactory, NoContentModelFactory, type NexusDocument } from './browser/widget';
 import { h5pyCode, insertCodeCell } from './browser/insertCode';
 import { sitesPlugin } from './jobs/sitesPlugin';
+import { pipelinesPlugin } from './pipelines/plugin';
 
 const nexusIcon = new LabIcon({
   name: 'jupyterlab-nexus:file',
@@ -217,4 +218,4 @@ const plugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default [plugin, sitesPlugin];
+export default [plugin, sitesPlugin, pipelinesPlugin];

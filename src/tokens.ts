@@ -13,8 +13,21 @@ export const CommandIDs = {
   openFile: 'nexus:open-file',
   openSelected: 'nexus:open-selected',
   insertCode: 'nexus:insert-code',
-  copyPath: 'nexus:copy-dataset-path'
+  copyPath: 'nexus:copy-dataset-path',
+  openPipelines: 'nexus:open-pipelines'
 } as const;
+
+export const PIPELINES_PLUGIN_ID = 'jupyterlab-nexus:pipelines';
+
+/** Settings of the pipeline sidebar (schema/pipelines.json). */
+export interface IPipelineSettings {
+  /** site preselected for Run; empty: the server's first site */
+  defaultSite: string;
+  /** queue preselected for Run; empty: the site's default */
+  defaultQueue: string;
+  /** turn auto-run on for every experiment folder picked in the sidebar */
+  autoRun: boolean;
+}
 
 /** What the viewer currently shows, as far as H5Web lets us see it. */
 export interface IViewerSelection {
