@@ -8,11 +8,16 @@ Peaks therefore sit at integer HKL by construction, which is what the browser de
 what transform tests can check against.
 
 Usage: python -m jupyterlab_nexus.demo OUTPUT_DIR [--frames N] [--size PIXELS | --rows R --cols C]
-       [--compression gzip|none] [--name FILE.nxs] [--geometry-json GEOM.json]
+       [--compression gzip|none] [--name FILE.nxs] [--geometry-json GEOM.json] [--tiff-scan]
 
 Frames are rendered and written one at a time, so a Pilatus-2M-size scan (--rows 1679 --cols 1475)
 never has to fit in memory. --geometry-json also writes the geometry in the nexus-transform
 GEOM.json form (schema/geometry.schema.json).
+
+--tiff-scan writes OUTPUT_DIR as a pipeline scan folder instead: one int32 TIFF per frame, two
+detector rows of negative pixels (a Pilatus module gap), and scan.json whose ub_matrix and lattice
+are a PERTURBED starting point (orientation about 0.5 degrees and lattice 0.3 % off), so that the
+refine step has work to do; the true UB and lattice are in truth.json, the tests' oracle.
 """
 
 from __future__ import annotations
@@ -209,6 +214,33 @@ def write_scan(path: Path, geometry: ScanGeometry, frames: Iterable[np.ndarray],
         monitor["frame_number"] = np.arange(geometry.frames)
 
 
+GAP_ROWS = slice(60, 62)
+
+
+def write_tiff_scan(
+    folder: Path, geometry: ScanGeometry, tilt_degrees: tuple[float, float] = (0.3, -0.4), lattice_error: float = 0.003
+) -> None:
+    """A scan folder as the pipeline reads it: frame_NNNNN.tif, scan.json (perturbed), truth.json."""
+    import tifffile
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for z, frame in enumerate(render_frames(geometry)):
+        frame[GAP_ROWS, :] = -1
+        tifffile.imwrite(folder / f"frame_{z:05d}.tif", frame)
+    cell = np.array(geometry.cell)
+    start_cell = cell * np.array([1 + lattice_error] * 3 + [1] * 3)
+    u_true = geometry.ub @ np.linalg.inv(b_matrix(*cell))
+    u_start = _rot("x", tilt_degrees[0]) @ _rot("y", tilt_degrees[1]) @ u_true
+    names = ("a", "b", "c", "alpha", "beta", "gamma")
+    start = geometry.geometry_json() | {
+        "ub_matrix": (u_start @ b_matrix(*start_cell)).tolist(),
+        "lattice": dict(zip(names, start_cell.tolist())),
+    }
+    (folder / "scan.json").write_text(json.dumps(start, indent=2))
+    truth = {"ub_matrix": geometry.ub.tolist(), "lattice": dict(zip(names, cell.tolist()))}
+    (folder / "truth.json").write_text(json.dumps(truth, indent=2))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("output", type=Path, help="folder to write the demo files into")
@@ -219,10 +251,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--compression", choices=("gzip", "none"), default="gzip")
     parser.add_argument("--name", default="synthetic_scan.nxs", help="file name inside OUTPUT_DIR")
     parser.add_argument("--geometry-json", type=Path, help="also write the geometry as nexus-transform GEOM.json")
+    parser.add_argument(
+        "--tiff-scan", action="store_true", help="write OUTPUT_DIR as a pipeline scan folder of TIFF frames"
+    )
     args = parser.parse_args(argv)
 
     rows, cols = args.rows or args.size, args.cols or args.size
     geometry = ScanGeometry(frames=args.frames, shape=(rows, cols), beam_center=(cols / 2, rows / 2))
+    if args.tiff_scan:
+        write_tiff_scan(args.output, geometry)
+        print(f"wrote {args.output}")
+        return
     args.output.mkdir(parents=True, exist_ok=True)
     target = args.output / args.name
     write_scan(target, geometry, render_frames(geometry), args.compression)

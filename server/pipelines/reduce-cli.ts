@@ -6,7 +6,17 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import pkg from '../../package.json' with { type: 'json' };
 import { InputError } from '../transform/input-error.js';
 import { PROGRAM } from './steps/output.js';
+import { findPeaks } from './steps/find.js';
+import { maxAndSums } from './steps/max.js';
 import { stack } from './steps/stack.js';
+
+function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (!(Number.isFinite(n) && n > 0)) {
+    throw new InvalidArgumentError('expected a number > 0');
+  }
+  return n;
+}
 
 function integerIn(min: number, max: number): (value: string) => number {
   return value => {
@@ -39,6 +49,38 @@ program
   .option('--compression <level>', 'gzip level, 0 = none', integerIn(0, 9), 4)
   .action(async (o: { scan: string; frames?: string; compression: number }) => {
     await stack(o.scan, { frames: o.frames, compression: o.compression }, command);
+  });
+
+program
+  .command('max')
+  .description('maximum over frames (entry/maximum) and frame sums (entry/summed) → nexus/max.nxs')
+  .requiredOption('--scan <dir>', 'scan folder')
+  .action(async (o: { scan: string }) => {
+    await maxAndSums(o.scan, command);
+  });
+
+program
+  .command('find')
+  .description('3-D peak search → nexus/peaks.nxs (x, y, z = frame, intensity)')
+  .requiredOption('--scan <dir>', 'scan folder')
+  .option(
+    '--threshold <counts>',
+    'minimum counts of a peak voxel; default: a tenth of the maximum in max.nxs',
+    positiveNumber
+  )
+  .option(
+    '--min-separation <voxels>',
+    'minimum distance between peaks (pixels and frames)',
+    positiveNumber,
+    3
+  )
+  .option('--box <voxels>', 'half-width of the centroid box', integerIn(1, 20), 3)
+  .action(async (o: { scan: string; threshold?: number; minSeparation: number; box: number }) => {
+    await findPeaks(
+      o.scan,
+      { threshold: o.threshold, minSeparation: o.minSeparation, box: o.box },
+      command
+    );
   });
 
 try {
