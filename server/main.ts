@@ -11,6 +11,10 @@ import { JobEvents } from './jobs/events.js';
 import { JobManager } from './jobs/manager.js';
 import { Sites } from './jobs/sites.js';
 import { JobStore } from './jobs/store.js';
+import { PipelineDefinitions } from './pipelines/definitions.js';
+import { PipelineStore } from './pipelines/pipeline-store.js';
+import { PipelineRunner } from './pipelines/runner.js';
+import { FolderWatcher } from './pipelines/watcher.js';
 
 // nexus-server: h5grove 4 over h5wasm. Started by jupyter-server-proxy on a private unix socket,
 // or on 127.0.0.1 for development (then a token is mandatory).
@@ -93,14 +97,35 @@ const stateDir =
       path.join(process.env.XDG_DATA_HOME ?? path.join(os.homedir(), '.local', 'share'), 'jupyter'),
     'nexus'
   );
-const store = new JobStore({
+const storeOptions = {
   file: path.join(stateDir, 'state.sqlite'),
   // The bundle runs without node_modules: build.mjs copies the addon next to it.
   nativeBinding: bundled ? path.join(here, 'better_sqlite3.node') : undefined
-});
+};
+const store = new JobStore(storeOptions);
 const sites = new Sites(path.join(stateDir, 'sites.json'));
 const manager = new JobManager({ store, sites, jobsDir: path.join(stateDir, 'jobs') });
 const events = new JobEvents(manager);
+const root = path.resolve(o.root[0]);
+const pipelineStore = new PipelineStore(storeOptions);
+const definitions = new PipelineDefinitions(path.join(stateDir, 'pipelines'));
+const runner = new PipelineRunner({
+  store: pipelineStore,
+  manager,
+  sites,
+  definitions,
+  root,
+  // Step programs (nexus-reduce) are always the bundled ones, also when the server runs from sources.
+  bundleDir: bundled ? here : path.resolve(here, '..', 'jupyterlab_nexus', 'server')
+});
+runner.on('message', message => events.broadcast(message));
+const watcher = new FolderWatcher({
+  store: pipelineStore,
+  runner,
+  definitions,
+  root,
+  settleMs: Number(process.env.NEXUS_WATCH_SETTLE_MS) || undefined
+});
 
 const server = createApp({
   roots: new Roots(o.root),
@@ -108,7 +133,8 @@ const server = createApp({
   cache: new ResponseCache((Number.parseInt(o.cacheMb, 10) || 512) * 1024 * 1024),
   token,
   baseUrl: o.baseUrl,
-  jobs: { manager, sites, events, baseDirectory: path.resolve(o.root[0]) }
+  jobs: { manager, sites, events, baseDirectory: root },
+  pipelines: { runner, store: pipelineStore, definitions, watcher, root }
 });
 
 let exiting = false;
@@ -122,8 +148,12 @@ function shutdown(code = 0): void {
   }
   server.close();
   events.close();
-  void Promise.all([pool.close(), manager.close()])
-    .then(() => store.close())
+  runner.close();
+  void Promise.all([pool.close(), manager.close(), watcher.close()])
+    .then(() => {
+      store.close();
+      pipelineStore.close();
+    })
     .finally(() => process.exit(code));
   setTimeout(() => process.exit(code), 2000).unref();
 }
@@ -138,6 +168,8 @@ if (o.exitOnStdinClose && !process.stdin.isTTY) {
 
 // Reconcile every job left unfinished by a previous run before answering requests.
 await manager.start();
+runner.start();
+await watcher.start();
 
 if (o.socket) {
   const socketPath = o.socket;

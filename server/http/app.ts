@@ -12,6 +12,8 @@ import {
 import type { JobEvents } from '../jobs/events.js';
 import type { JobsContext } from '../jobs/routes.js';
 import { handleJobs } from '../jobs/routes.js';
+import type { PipelinesContext } from '../pipelines/routes.js';
+import { handlePipelines } from '../pipelines/routes.js';
 import { isAuthorized } from './auth.js';
 import { HttpError } from './errors.js';
 import { sendBody, sendError } from './respond.js';
@@ -25,6 +27,8 @@ export interface AppOptions extends Context {
   baseUrl?: string;
   /** the job layer: /jobs routes and the /events WebSocket; absent, they answer 404 */
   jobs?: JobsContext & { events: JobEvents };
+  /** the pipeline runner: /pipelines routes; absent, they answer 404 */
+  pipelines?: PipelinesContext;
 }
 
 type Handler = (ctx: Context, q: URLSearchParams, res: ServerResponse) => Promise<void>;
@@ -65,6 +69,10 @@ export async function handleRequest(
     const route = pathname.length > 1 && pathname.endsWith('/') ? pathname.slice(0, -1) : pathname;
     if (opts.jobs && (route === '/jobs' || route.startsWith('/jobs/'))) {
       await handleJobs(opts.jobs, route, url.searchParams, req, res);
+      return;
+    }
+    if (opts.pipelines && (route === '/pipelines' || route.startsWith('/pipelines/'))) {
+      await handlePipelines(opts.pipelines, route, url.searchParams, req, res);
       return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {

@@ -5,20 +5,24 @@ import type { JobEvent, JobView } from '../../src/protocol/jobs.js';
 import type { JobManager } from './manager.js';
 
 // The /events WebSocket: every job state change is pushed to every connected client as a
-// JobEvent. The HTTP server routes and authenticates the upgrade; this only speaks WebSocket.
+// JobEvent; other layers (pipelines) broadcast their own messages on it. The HTTP server
+// routes and authenticates the upgrade; this only speaks WebSocket.
 
 export class JobEvents {
   private readonly wss = new WebSocketServer({ noServer: true });
 
   constructor(manager: JobManager) {
-    manager.on('job', (job: JobView) => {
-      const text = JSON.stringify({ type: 'job', job } satisfies JobEvent);
-      for (const client of this.wss.clients) {
-        if (client.readyState === client.OPEN) {
-          client.send(text);
-        }
+    manager.on('job', (job: JobView) => this.broadcast({ type: 'job', job } satisfies JobEvent));
+  }
+
+  /** Sends a message to every connected client (job events and, e.g., pipeline events). */
+  broadcast(message: unknown): void {
+    const text = JSON.stringify(message);
+    for (const client of this.wss.clients) {
+      if (client.readyState === client.OPEN) {
+        client.send(text);
       }
-    });
+    }
   }
 
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {

@@ -82,14 +82,17 @@ const validateSiteChoice = ajv.compile<{ site?: string }>({
   properties: { site: { type: 'string', minLength: 1 } }
 });
 
-function check<T>(validate: ((v: unknown) => v is T) & { errors?: unknown }, value: unknown): T {
+export function check<T>(
+  validate: ((v: unknown) => v is T) & { errors?: unknown },
+  value: unknown
+): T {
   if (!validate(value)) {
     throw new HttpError(400, `invalid request body: ${ajv.errorsText(validate.errors as never)}`);
   }
   return value;
 }
 
-async function readJson(req: IncomingMessage): Promise<unknown> {
+export async function readJson(req: IncomingMessage): Promise<unknown> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
