@@ -37,10 +37,8 @@ constexpr std::size_t kSequentialBlockSamples = std::size_t{1} << 20;
 // with 1M-sample blocks the buckets went through memory and cost 4 ns per sample.
 constexpr std::size_t kParallelSamplesPerThread = std::size_t{1} << 15;
 constexpr unsigned kOwnerShift = 12;
-// Hits are mapped in chunks (8 KiB, L1-resident) before they are added, so that the additions
-// can prefetch their voxels ahead.
+// Hits are handed from the mapping to the accumulation in L1-resident chunks (8 KiB).
 constexpr std::size_t kChunk = 512;
-constexpr std::size_t kPrefetchDistance = 16;
 
 struct Sample {
   std::uint32_t voxel;
@@ -64,11 +62,6 @@ class RunAccumulator {
     }
     sumV_ += value;
     sumN_ += weight;
-  }
-
-  void prefetch(std::uint32_t voxel) const {
-    __builtin_prefetch(v_ + voxel, 1);
-    __builtin_prefetch(n_ + voxel, 1);
   }
 
   void flush() {
@@ -292,14 +285,10 @@ class SampleMapper {
   double limit0_, limit1_, limit2_;
 };
 
-// The grid is far larger than the caches and a detector row walks across it with strides of
-// N0·N1 doubles, so most voxel changes miss the cache: the voxels kPrefetchDistance hits ahead
-// are requested early, which lets the misses overlap.
 template <typename Pixel>
 void addInOrder(RunAccumulator& grid, const SampleMapper<Pixel>& mapper, const Sample* hits,
                 std::size_t count) {
   for (std::size_t i = 0; i < count; ++i) {
-    if (i + kPrefetchDistance < count) grid.prefetch(hits[i + kPrefetchDistance].voxel);
     grid.add(hits[i].voxel, hits[i].value, mapper.weight(hits[i].frame));
   }
 }
