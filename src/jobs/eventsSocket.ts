@@ -18,8 +18,8 @@ export interface IEventsSocketOptions {
 
 /**
  * The companion server's `/events` WebSocket, reached through the jupyter-server-proxy route and
- * reopened whenever it closes. Messages pushed while it was closed are lost, so `connected` fires
- * on every (re)connection: listeners re-read the state they show.
+ * reopened whenever it closes. Messages pushed while it was closed are lost, so
+ * `connectionChanged` fires `true` on every (re)connection: listeners re-read the state they show.
  */
 export class EventsSocket {
   constructor(options: IEventsSocketOptions) {
@@ -32,8 +32,8 @@ export class EventsSocket {
     return this._message;
   }
 
-  get connected(): ISignal<this, void> {
-    return this._connected;
+  get connectionChanged(): ISignal<this, boolean> {
+    return this._connectionChanged;
   }
 
   get isConnected(): boolean {
@@ -68,10 +68,11 @@ export class EventsSocket {
     this._socket.onmessage = event => this._onMessage(event);
     this._socket.onclose = () => {
       if (!this._disposed) {
+        this._connectionChanged.emit(false);
         void this._connect();
       }
     };
-    this._connected.emit();
+    this._connectionChanged.emit(true);
   }
 
   /** Resolves with an open socket, rejects if it closes before opening. */
@@ -109,5 +110,5 @@ export class EventsSocket {
   private _socket: WebSocket | null = null;
   private _disposed = false;
   private readonly _message = new Signal<this, ServerEvent>(this);
-  private readonly _connected = new Signal<this, void>(this);
+  private readonly _connectionChanged = new Signal<this, boolean>(this);
 }

@@ -39,7 +39,7 @@ export class PipelineModel extends VDomModel {
     this._settings = options.settings;
     this._events.message.connect(this._onEvent, this);
     // Pushes sent while the socket was down are lost: re-read everything on each connection.
-    this._events.connected.connect(() => void this.reload(), this);
+    this._events.connectionChanged.connect(this._onConnection, this);
     void this.reload();
   }
 
@@ -247,6 +247,14 @@ export class PipelineModel extends VDomModel {
       }
     }
     this.stateChanged.emit();
+  }
+
+  private _onConnection(_: EventsSocket, connected: boolean): void {
+    if (connected) {
+      void this.reload();
+    } else {
+      this.stateChanged.emit();
+    }
   }
 
   private _onEvent(_: EventsSocket, event: ServerEvent): void {
