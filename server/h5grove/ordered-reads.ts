@@ -1,7 +1,8 @@
-// Pieces of one read shared out over the workers: each worker takes the next piece as soon as it
-// is free, so a worker slowed by other load on the machine takes fewer, and the results are
-// handed over in order. At most `window` pieces are read ahead of the consumer, which bounds
-// memory; when the consumer stops (an error, a closed connection), no further piece starts.
+// Pieces of one request (a read, a large group's /meta) shared out over the workers: each
+// worker takes the next piece as soon as it is free, so a worker slowed by other load on the
+// machine takes fewer, and the results are handed over in order. At most `window` pieces are
+// read ahead of the consumer, which bounds memory; when the consumer stops (an error, a closed
+// connection), no further piece starts.
 
 interface Deferred<T> {
   promise: Promise<T>;
