@@ -43,13 +43,6 @@ export function validateGeometry(candidate: unknown, source: string): Geometry {
     throw new InputError(`invalid geometry in ${source}: ${problems.join('; ')}`);
   }
   const g = candidate;
-  const numbers = Object.entries(g).filter(([, v]) => typeof v === 'number');
-  const notFinite = numbers.filter(([, v]) => !Number.isFinite(v)).map(([k]) => k);
-  if (notFinite.length > 0 || g.ub_matrix.flat().some(v => !Number.isFinite(v))) {
-    throw new InputError(
-      `invalid geometry in ${source}: non-finite ${[...notFinite, 'ub_matrix'].join(', ')}`
-    );
-  }
   const axes = g.detector_orientation
     .trim()
     .split(/\s+/)

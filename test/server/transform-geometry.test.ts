@@ -118,3 +118,18 @@ test('every reflection the inverse finds maps back to its HKL', () => {
   }
   assert.ok(found >= 2, `only ${found} reflections found`);
 });
+
+test('non-finite values (possible in NeXus, not in JSON) are refused by name (ajv: not a number)', () => {
+  assert.throws(
+    () => validateGeometry({ ...geometry, distance: Number.NaN }, 'nexus'),
+    (e: Error) => e instanceof InputError && /distance must be number/.test(e.message)
+  );
+  assert.throws(
+    () =>
+      validateGeometry(
+        { ...geometry, ub_matrix: [[Infinity, 0, 0], ...geometry.ub_matrix.slice(1)] },
+        'nexus'
+      ),
+    (e: Error) => e instanceof InputError && /ub_matrix.0.0 must be number/.test(e.message)
+  );
+});
