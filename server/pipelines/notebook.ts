@@ -11,7 +11,7 @@ import type {
 import { stepOrder } from './definitions.js';
 import { resolveExperiment } from './experiments.js';
 import type { PipelineStore, RunCell, RunRecord } from './pipeline-store.js';
-import { BUNDLED_PROGRAMS, RunRequestError, tasksOf } from './runner.js';
+import { BUNDLED_PROGRAMS, RunNotFoundError, RunRequestError, tasksOf } from './runner.js';
 
 // "Export as notebook": an nbformat 4.5 notebook that reproduces a run step by step in a plain
 // Python kernel. Each step is one code cell calling the same CLI the job ran, through
@@ -49,7 +49,7 @@ function sourceOf(ctx: NotebookContext, request: NotebookRequest): NotebookSourc
   if ('runId' in request) {
     const run = store.getRun(request.runId);
     if (!run) {
-      throw new RunRequestError(`no pipeline run ${request.runId}`);
+      throw new RunNotFoundError(`no pipeline run ${request.runId}`);
     }
     return {
       definition: run.definition,

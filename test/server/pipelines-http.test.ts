@@ -1,0 +1,310 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import WebSocket from 'ws';
+import type { JobView } from '../../src/protocol/jobs.js';
+import type {
+  GridView,
+  NotebookResult,
+  PipelineEvent,
+  RunView
+} from '../../src/protocol/pipelines.js';
+import { startServerProcess, tempDir, type ServerProcess } from './jobs-helpers.js';
+import { LOCAL_SITE, makeScans, runEnded, testPipeline, waitForRun } from './pipelines-helpers.js';
+
+// The /pipelines HTTP API and its /events messages against a real server process, then a
+// kill -9 in the middle of a run: after the restart no run or cell is lost and none runs twice.
+
+async function json<T>(response: Response, status: number): Promise<T> {
+  const body = (await response.json()) as T;
+  assert.equal(response.status, status, JSON.stringify(body));
+  return body;
+}
+
+async function refused(response: Response, status: number, pattern: RegExp): Promise<void> {
+  const body = await json<{ message: string }>(response, status);
+  assert.match(body.message, pattern);
+}
+
+const getRun = (server: ServerProcess, id: string) => async () =>
+  json<RunView>(await server.request('GET', `/pipelines/runs/${id}`), 200);
+
+describe('pipelines HTTP API and /events (server process)', () => {
+  let server: ServerProcess;
+  let socket: WebSocket;
+  const messages: PipelineEvent[] = [];
+  const root = tempDir('nexus-pipe-http-root-');
+
+  before(async () => {
+    server = await startServerProcess(tempDir('nexus-pipe-http-state-'), root);
+    await json(await server.request('PUT', '/jobs/sites', { sites: [LOCAL_SITE] }), 200);
+    await json(await server.request('PUT', '/pipelines/definitions/test', testPipeline()), 200);
+    socket = new WebSocket(`${server.url.replace('http', 'ws')}/events?token=${server.token}`);
+    socket.on('message', data => {
+      const message = JSON.parse(String(data)) as PipelineEvent | { type: 'job' };
+      if (message.type !== 'job') {
+        messages.push(message);
+      }
+    });
+    await new Promise((resolve, reject) => {
+      socket.once('open', resolve);
+      socket.once('error', reject);
+    });
+  });
+  after(async () => {
+    socket.close();
+    await server.stop();
+  });
+
+  it('lists and serves definitions, the built-in one included', async () => {
+    const list = await json<{ name: string; builtin: boolean }[]>(
+      await server.request('GET', '/pipelines/definitions'),
+      200
+    );
+    assert.deepEqual(
+      list.map(d => [d.name, d.builtin]),
+      [
+        ['nxrefine', true],
+        ['test', false]
+      ]
+    );
+    const builtin = await json<{ steps: { id: string }[] }>(
+      await server.request('GET', '/pipelines/definitions/nxrefine'),
+      200
+    );
+    assert.deepEqual(
+      builtin.steps.map(s => s.id),
+      ['stack', 'max', 'find', 'refine', 'prepare', 'transform', 'combine']
+    );
+  });
+
+  it('runs over HTTP, pushes every cell change and the run over /events, and exports a notebook', async () => {
+    makeScans(root, 'exp', ['s1', 's2'], 'in');
+    const grid0 = await json<GridView>(
+      await server.request('GET', '/pipelines/grid?experiment=exp&pipeline=test'),
+      200
+    );
+    assert.deepEqual(
+      grid0.rows.map(r => [r.scan, Object.values(r.cells).map(c => c.state)]),
+      [
+        ['s1', ['not-started', 'not-started', 'not-started']],
+        ['s2', ['not-started', 'not-started', 'not-started']]
+      ]
+    );
+    const started = await json<RunView>(
+      await server.request('POST', '/pipelines/runs', {
+        experiment: 'exp',
+        pipeline: 'test',
+        site: 'local'
+      }),
+      201
+    );
+    const run = await waitForRun(getRun(server, started.id), runEnded);
+    assert.equal(run.state, 'done');
+    const grid = await json<GridView>(
+      await server.request('GET', '/pipelines/grid?experiment=exp&pipeline=test'),
+      200
+    );
+    for (const row of grid.rows) {
+      for (const [step, cell] of Object.entries(row.cells)) {
+        assert.equal(cell.state, 'done', `${row.scan}/${step}`);
+        // the last message pushed for each cell is the state the grid shows
+        const pushed = messages.filter(
+          m => m.type === 'pipeline-cell' && m.scan === row.scan && m.step === step
+        );
+        const last = pushed[pushed.length - 1];
+        assert.ok(last?.type === 'pipeline-cell' && last.cell.state === 'done');
+        assert.ok(pushed.some(m => m.type === 'pipeline-cell' && m.cell.state === 'queued'));
+      }
+    }
+    assert.ok(
+      messages.some(m => m.type === 'run' && m.run.id === run.id && m.run.state === 'done')
+    );
+    const completed = await json<RunView[]>(
+      await server.request('GET', '/pipelines/runs?filter=completed'),
+      200
+    );
+    assert.deepEqual(
+      completed.map(r => r.id),
+      [run.id]
+    );
+    assert.deepEqual(
+      await json(await server.request('GET', '/pipelines/runs?filter=failed'), 200),
+      []
+    );
+    // step logs are the job's logs
+    const jobId = grid.rows[0].cells.first.jobId!;
+    const stderr = await server.request('GET', `/jobs/${jobId}/logs?stream=stderr`);
+    assert.match(await stderr.text(), /first: working on s1/);
+
+    const notebook = await json<NotebookResult>(
+      await server.request('POST', '/pipelines/notebook', { runId: run.id }),
+      201
+    );
+    assert.equal(notebook.path, `exp/test-run-${run.id.slice(0, 8)}.ipynb`);
+    const nb = JSON.parse(fs.readFileSync(path.join(root, notebook.path), 'utf8')) as {
+      nbformat: number;
+      nbformat_minor: number;
+      cells: { cell_type: string; source: string }[];
+    };
+    assert.equal(nb.nbformat, 4);
+    assert.equal(nb.nbformat_minor, 5);
+    const code = nb.cells.filter(c => c.cell_type === 'code').map(c => c.source);
+    assert.equal(code.length, 4, 'setup and one cell per step');
+    assert.match(code[2], /for task in range\(2\):/);
+    assert.match(nb.cells[0].source, new RegExp(jobId));
+    const byScan = await json<NotebookResult>(
+      await server.request('POST', '/pipelines/notebook', { experiment: 'exp', scan: 's2' }),
+      201
+    );
+    assert.equal(byScan.path, 'exp/test-s2.ipynb');
+  });
+
+  it('persists the watch setting', async () => {
+    makeScans(root, 'watched', [], '');
+    fs.mkdirSync(path.join(root, 'watched'), { recursive: true });
+    assert.deepEqual(
+      await json(await server.request('GET', '/pipelines/watch?experiment=watched'), 200),
+      { experiment: 'watched', autoRun: false }
+    );
+    await json(
+      await server.request('PUT', '/pipelines/watch', { experiment: 'watched/', autoRun: true }),
+      200
+    );
+    assert.deepEqual(
+      await json(await server.request('GET', '/pipelines/watch?experiment=watched'), 200),
+      { experiment: 'watched', autoRun: true }
+    );
+  });
+
+  it('answers bad requests with 4xx JSON messages', async () => {
+    const r = (method: string, route: string, body?: unknown) =>
+      server.request(method, route, body);
+    await refused(
+      await r('PUT', '/pipelines/definitions/bad', { name: 'bad', version: 1, steps: [] }),
+      400,
+      /invalid pipeline definition: pipeline\/steps must NOT have fewer than 1 items/
+    );
+    await refused(
+      await r('PUT', '/pipelines/definitions/other', testPipeline('test')),
+      400,
+      /named test but is being saved as other/
+    );
+    await refused(
+      await r('PUT', '/pipelines/definitions/bad', {
+        ...testPipeline('bad'),
+        steps: [{ ...testPipeline().steps[1] }]
+      }),
+      400,
+      /step "part" runs after unknown step "first"/
+    );
+    await refused(
+      await r('GET', '/pipelines/definitions/ghost'),
+      404,
+      /no pipeline definition named ghost/
+    );
+    await refused(
+      await r('POST', '/pipelines/runs', {}),
+      400,
+      /must have required property 'experiment'/
+    );
+    await refused(
+      await r('POST', '/pipelines/runs', { experiment: 'nope' }),
+      404,
+      /experiment folder nope not found/
+    );
+    await refused(
+      await r('POST', '/pipelines/runs', { experiment: '../../etc' }),
+      404,
+      /not found/
+    );
+    await refused(
+      await r('POST', '/pipelines/runs', { experiment: 'exp', pipeline: 'test', scans: ['zz'] }),
+      400,
+      /zz is not a scan of exp/
+    );
+    await refused(await r('GET', '/pipelines/runs?filter=soon'), 400, /filter must be one of/);
+    await refused(await r('GET', '/pipelines/runs/nope'), 404, /no pipeline run nope/);
+    await refused(await r('POST', '/pipelines/runs/nope/retry'), 404, /no pipeline run nope/);
+    await refused(await r('GET', '/pipelines/grid'), 400, /needs experiment=/);
+    await refused(
+      await r('POST', '/pipelines/notebook', { runId: 'nope' }),
+      404,
+      /no pipeline run/
+    );
+    await refused(await r('DELETE', '/pipelines/runs'), 405, /not allowed/);
+    await refused(await r('GET', '/pipelines/elsewhere'), 404, /Unknown endpoint/);
+    const done = (
+      await json<RunView[]>(await r('GET', '/pipelines/runs?filter=completed'), 200)
+    )[0];
+    await refused(await r('POST', `/pipelines/runs/${done.id}/cancel`), 409, /already done/);
+    await refused(
+      await r('POST', `/pipelines/runs/${done.id}/retry`),
+      409,
+      /no failed or cancelled cell/
+    );
+  });
+});
+
+describe('pipeline crash recovery: kill -9 in the middle of a run', () => {
+  it('loses no run or cell, runs no step twice, and finishes the run after the restart', async () => {
+    const stateDir = tempDir('nexus-pipe-crash-state-');
+    const root = tempDir('nexus-pipe-crash-root-');
+    makeScans(root, 'exp', ['s1', 's2'], 'in');
+    const definition = testPipeline('crash');
+    // a slow first step, so that the kill comes while jobs run and others wait for them
+    definition.steps[0].command = [
+      ...definition.steps[0].command.slice(0, 2),
+      'sleep',
+      '--scan',
+      '{scan}'
+    ];
+    definition.steps[0].params = { ms: 1500 };
+    let server = await startServerProcess(stateDir, root);
+    await json(await server.request('PUT', '/jobs/sites', { sites: [LOCAL_SITE] }), 200);
+    await json(await server.request('PUT', '/pipelines/definitions/crash', definition), 200);
+    // the part step reads first.txt: give it one, written by the slow step's scan folder
+    for (const scan of ['s1', 's2']) {
+      fs.mkdirSync(path.join(root, 'exp', scan, 'nexus'), { recursive: true });
+      fs.writeFileSync(path.join(root, 'exp', scan, 'nexus', 'first.txt'), scan);
+    }
+    const started = await json<RunView>(
+      await server.request('POST', '/pipelines/runs', { experiment: 'exp', pipeline: 'crash' }),
+      201
+    );
+    await waitForRun(
+      getRun(server, started.id),
+      r => r.events.some(e => e.kind === 'started'),
+      20_000
+    );
+    await server.stop('SIGKILL');
+
+    server = await startServerProcess(stateDir, root);
+    try {
+      const afterCrash = await getRun(server, started.id)();
+      assert.deepEqual(afterCrash.scans, ['s1', 's2']);
+      assert.deepEqual(afterCrash.steps, ['first', 'part', 'merge']);
+      const run = await waitForRun(getRun(server, started.id), runEnded);
+      assert.equal(run.state, 'done', JSON.stringify(run.events));
+      const grid = await json<GridView>(
+        await server.request('GET', '/pipelines/grid?experiment=exp&pipeline=crash'),
+        200
+      );
+      const jobs = await json<JobView[]>(await server.request('GET', '/jobs'), 200);
+      const cellJobs = grid.rows.flatMap(r => Object.values(r.cells).map(c => c.jobId));
+      assert.equal(new Set(cellJobs).size, 6);
+      // one job per cell: nothing was submitted twice
+      assert.deepEqual(jobs.map(j => j.id).sort(), [...cellJobs].sort());
+      for (const scan of ['s1', 's2']) {
+        assert.equal(
+          fs.readFileSync(path.join(root, 'exp', scan, 'nexus', 'merged.txt'), 'utf8'),
+          `${scan}:0/2\n${scan}:1/2`
+        );
+      }
+      assert.equal(run.events.filter(e => e.kind === 'completed').length, 6);
+    } finally {
+      await server.stop();
+    }
+  });
+});
