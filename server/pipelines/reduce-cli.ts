@@ -2,12 +2,14 @@
 // of the pipeline (server/pipelines/nxrefine.pipeline.json). Each step reads the scan folder and
 // earlier steps' outputs in <scan>/nexus/ and writes its own file there. Exit codes: 0 done,
 // 2 refused input (missing input, bad parameter; one line on stderr), 1 anything else.
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import pkg from '../../package.json' with { type: 'json' };
 import { InputError } from '../transform/input-error.js';
 import { PROGRAM } from './steps/output.js';
 import { findPeaks } from './steps/find.js';
+import { LATTICE_SYSTEMS, type LatticeSystem } from './steps/cell-symmetry.js';
 import { maxAndSums } from './steps/max.js';
+import { refine } from './steps/refine.js';
 import { stack } from './steps/stack.js';
 
 function positiveNumber(value: string): number {
@@ -74,14 +76,48 @@ program
     positiveNumber,
     3
   )
-  .option('--box <voxels>', 'half-width of the centroid box', integerIn(1, 20), 3)
-  .action(async (o: { scan: string; threshold?: number; minSeparation: number; box: number }) => {
-    await findPeaks(
-      o.scan,
-      { threshold: o.threshold, minSeparation: o.minSeparation, box: o.box },
-      command
-    );
-  });
+  .option('--box <pixels>', 'half-width of the centroid box in pixels', integerIn(1, 50), 5)
+  .option('--box-frames <frames>', 'half-width of the centroid box in frames', integerIn(1, 50), 10)
+  .action(
+    async (o: {
+      scan: string;
+      threshold?: number;
+      minSeparation: number;
+      box: number;
+      boxFrames: number;
+    }) => {
+      const { threshold, minSeparation, box, boxFrames } = o;
+      await findPeaks(o.scan, { threshold, minSeparation, box, boxFrames }, command);
+    }
+  );
+
+program
+  .command('refine')
+  .description(
+    'UB and lattice by least squares against the peaks, from scan.json → nexus/refine.nxs, nexus/geometry.json'
+  )
+  .requiredOption('--scan <dir>', 'scan folder')
+  .option('--tolerance <hkl>', 'largest |h − round(h)| of an indexed peak', positiveNumber, 0.15)
+  .option('--iterations <n>', 'most index-and-fit rounds', integerIn(1, 1000), 20)
+  .addOption(
+    new Option('--symmetry <system>', "lattice system the refined cell keeps; 'auto': scan.json's")
+      .choices(['auto', ...LATTICE_SYSTEMS])
+      .default('auto')
+  )
+  .action(
+    async (o: {
+      scan: string;
+      tolerance: number;
+      iterations: number;
+      symmetry: LatticeSystem | 'auto';
+    }) => {
+      await refine(
+        o.scan,
+        { tolerance: o.tolerance, iterations: o.iterations, symmetry: o.symmetry },
+        command
+      );
+    }
+  );
 
 try {
   await program.parseAsync(process.argv);

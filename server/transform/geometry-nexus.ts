@@ -9,6 +9,7 @@
 import { Dataset, Group } from 'h5wasm/node';
 import { validateGeometry, type Geometry } from './geometry.js';
 import { InputError } from './input-error.js';
+import { directLatticeMatrix } from './lattice.js';
 import { inverse, matMul, type Mat3 } from './matrix.js';
 
 function dataset(group: Group, path: string): Dataset | null {
@@ -44,20 +45,6 @@ function matrix(group: Group, path: string): Mat3 | undefined {
     : undefined;
 }
 
-/** NXRefine's B: the inverse of the direct-lattice matrix A (a along x, b in the xy plane). */
-function nxrefineB(cell: number[]): Mat3 {
-  const [a, b, c] = cell;
-  const [ca, cb, cg] = cell.slice(3).map(d => Math.cos((d * Math.PI) / 180));
-  const sg = Math.sin((cell[5] * Math.PI) / 180);
-  const c2 = (c * (ca - cb * cg)) / sg;
-  const c3 = Math.sqrt(c * c - c * c * cb * cb - c2 * c2);
-  return inverse([
-    [a, b * cg, c * cb],
-    [0, b * sg, c2],
-    [0, 0, c3]
-  ]);
-}
-
 function ubMatrix(entry: Group, root: Group): Mat3 | undefined {
   const samples = [entry.get('sample'), root.get('entry/sample')].filter(
     (s): s is Group => s instanceof Group
@@ -74,7 +61,9 @@ function ubMatrix(entry: Group, root: Group): Mat3 | undefined {
       scalar(sample, `unitcell_${n}`)
     );
     if (u && cell.every(v => v !== undefined)) {
-      return matMul(u, nxrefineB(cell as number[]));
+      const [a, b, c, alpha, beta, gamma] = cell as number[];
+      // NXRefine's "B" is A⁻¹, not (A⁻¹)ᵀ
+      return matMul(u, inverse(directLatticeMatrix({ a, b, c, alpha, beta, gamma })));
     }
   }
   return undefined;

@@ -1,8 +1,11 @@
 // find: 3-D peak search in the raw stack → nexus/peaks.nxs (x, y, z = frame, intensity per peak).
 // A peak is a voxel above the threshold that is the maximum of its 3×3×3 neighbourhood; its
-// position is the background-subtracted centroid of the (2·box+1)³ voxels around it, in index
-// units (pixel i counts at i, as hklOfPixel takes it), and peaks closer than the minimum separation to a stronger one are dropped. Frames stream
-// through a window of 2·box+1 frames, so memory does not grow with the scan.
+// position is the background-subtracted centroid of the box of ±box pixels and ±boxFrames frames
+// around it, in index units (pixel i counts at i, as hklOfPixel takes it). A peak whose box is
+// cut by the detector's or the scan's edge, or holds gap pixels (negative counts), is dropped:
+// its centroid would be biased. Peaks closer than the minimum separation to a stronger one are
+// dropped too. Frames stream through a window of 2·boxFrames+1, so memory does not grow with
+// the scan.
 import { Group } from 'h5wasm/node';
 import { initHdf5, openForReading } from '../../transform/hdf5-access.js';
 import { InputError } from '../../transform/input-error.js';
@@ -17,8 +20,9 @@ export interface FindOptions {
   threshold?: number;
   /** voxels (pixels and frames) */
   minSeparation: number;
-  /** half-width of the centroid box, voxels */
+  /** half-widths of the centroid box: pixels, frames */
   box: number;
+  boxFrames: number;
 }
 
 export interface Peak {
@@ -73,8 +77,9 @@ function separated(peaks: Peak[], separation: number): Peak[] {
   return result;
 }
 
-export function searchStack(stack: RawStack, threshold: number, box: number): Peak[] {
+export function searchStack(stack: RawStack, threshold: number, options: FindOptions): Peak[] {
   const { rows, cols, frames } = stack;
+  const { box, boxFrames } = options;
   const window = new Map<number, Float64Array>();
   const frame = (k: number): Float64Array => {
     let values = window.get(k);
@@ -85,14 +90,17 @@ export function searchStack(stack: RawStack, threshold: number, box: number): Pe
     return values;
   };
   const candidates: Peak[] = [];
-  for (let z = 0; z < frames; z++) {
-    window.delete(z - box - 1);
+  for (let z = boxFrames; z < frames - boxFrames; z++) {
+    window.delete(z - boxFrames - 1);
     const current = frame(z);
-    for (let y = 0; y < rows; y++) {
-      for (let x = 0; x < cols; x++) {
+    for (let y = box; y < rows - box; y++) {
+      for (let x = box; x < cols - box; x++) {
         const v = current[y * cols + x];
         if (v > threshold && isLocalMaximum(v, x, y, z)) {
-          candidates.push(centroid(x, y, z));
+          const peak = centroid(x, y, z);
+          if (peak) {
+            candidates.push(peak);
+          }
         }
       }
     }
@@ -104,17 +112,10 @@ export function searchStack(stack: RawStack, threshold: number, box: number): Pe
 
   function isLocalMaximum(v: number, x: number, y: number, z: number): boolean {
     for (let dz = -1; dz <= 1; dz++) {
-      if (z + dz < 0 || z + dz >= frames) {
-        continue;
-      }
       const values = frame(z + dz);
       for (let dy = -1; dy <= 1; dy++) {
         for (let dx = -1; dx <= 1; dx++) {
-          const [xx, yy] = [x + dx, y + dy];
-          if (xx < 0 || yy < 0 || xx >= cols || yy >= rows || (dx === 0 && dy === 0 && dz === 0)) {
-            continue;
-          }
-          const n = values[yy * cols + xx];
+          const n = values[(y + dy) * cols + x + dx];
           // on a plateau the first voxel in scan order is the maximum
           const earlier = dz * 9 + dy * 3 + dx < 0;
           if (n > v || (n === v && earlier)) {
@@ -126,42 +127,34 @@ export function searchStack(stack: RawStack, threshold: number, box: number): Pe
     return true;
   }
 
-  function centroid(x: number, y: number, z: number): Peak {
-    const [z0, z1] = [Math.max(0, z - box), Math.min(frames - 1, z + box)];
-    const [y0, y1] = [Math.max(0, y - box), Math.min(rows - 1, y + box)];
-    const [x0, x1] = [Math.max(0, x - box), Math.min(cols - 1, x + box)];
-    // negative counts are detector gaps, not signal
+  /** null when the box holds gap pixels */
+  function centroid(x: number, y: number, z: number): Peak | null {
     let background = Infinity;
-    for (let k = z0; k <= z1; k++) {
+    for (let k = z - boxFrames; k <= z + boxFrames; k++) {
       const values = frame(k);
-      for (let j = y0; j <= y1; j++) {
-        for (let i = x0; i <= x1; i++) {
-          const n = values[j * cols + i];
-          if (n >= 0 && n < background) {
-            background = n;
-          }
+      for (let j = y - box; j <= y + box; j++) {
+        for (let i = x - box; i <= x + box; i++) {
+          background = Math.min(background, values[j * cols + i]);
         }
       }
+    }
+    if (background < 0) {
+      return null;
     }
     let [sw, sx, sy, sz] = [0, 0, 0, 0];
-    for (let k = z0; k <= z1; k++) {
+    for (let k = z - boxFrames; k <= z + boxFrames; k++) {
       const values = frame(k);
-      for (let j = y0; j <= y1; j++) {
-        for (let i = x0; i <= x1; i++) {
-          const n = values[j * cols + i];
-          if (n >= 0) {
-            const w = n - background;
-            sw += w;
-            sx += w * i;
-            sy += w * j;
-            sz += w * k;
-          }
+      for (let j = y - box; j <= y + box; j++) {
+        for (let i = x - box; i <= x + box; i++) {
+          const w = values[j * cols + i] - background;
+          sw += w;
+          sx += w * i;
+          sy += w * j;
+          sz += w * k;
         }
       }
     }
-    return sw > 0
-      ? { x: sx / sw, y: sy / sw, z: sz / sw, intensity: sw }
-      : { x, y, z, intensity: 0 };
+    return { x: sx / sw, y: sy / sw, z: sz / sw, intensity: sw };
   }
 }
 
@@ -177,7 +170,7 @@ export async function findPeaks(
   const stack = new RawStack({ file: paths.raw, path: RAW_DATA });
   let peaks: Peak[];
   try {
-    peaks = separated(searchStack(stack, threshold, options.box), options.minSeparation);
+    peaks = separated(searchStack(stack, threshold, options), options.minSeparation);
   } finally {
     stack.close();
   }

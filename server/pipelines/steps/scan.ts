@@ -5,17 +5,7 @@ import path from 'node:path';
 import { Ajv } from 'ajv';
 import { validateGeometry, type Geometry } from '../../transform/geometry.js';
 import { InputError } from '../../transform/input-error.js';
-
-export interface Lattice {
-  /** Å */
-  a: number;
-  b: number;
-  c: number;
-  /** degrees */
-  alpha: number;
-  beta: number;
-  gamma: number;
-}
+import type { Lattice } from '../../transform/lattice.js';
 
 export interface ScanSettings {
   geometry: Geometry;

@@ -3,29 +3,19 @@
 // with the geometry of scan.json in NXRefine's layout and the lattice in entry/sample.
 import fs from 'node:fs';
 import { Dataset, Group } from 'h5wasm/node';
-import { writeGeometryNexus } from '../../transform/geometry-nexus.js';
 import { initHdf5 } from '../../transform/hdf5-access.js';
 import { InputError } from '../../transform/input-error.js';
 import { ensureGroup } from '../../transform/nexus-output.js';
 import { frameFiles, readFrame, type Frame } from './frames.js';
 import { progress, writeNexusFile, writeProcess } from './output.js';
-import { loadScanSettings, scanPaths, type ScanSettings } from './scan.js';
+import { loadScanSettings, scanPaths } from './scan.js';
+import { writeScanSettings } from './settings-nexus.js';
 
 export interface StackOptions {
   /** glob pattern (relative to the scan folder or absolute); default: the scan folder's frames */
   frames?: string;
   /** gzip level 0–9 */
   compression: number;
-}
-
-function writeSample(entry: Group, settings: ScanSettings): void {
-  writeGeometryNexus(entry, settings.geometry);
-  const sample = ensureGroup(entry, 'sample', 'NXsample');
-  for (const [name, value] of Object.entries(settings.lattice)) {
-    sample
-      .create_dataset({ name: `unitcell_${name}`, data: value })
-      .create_attribute('units', name.length === 1 ? 'angstrom' : 'degree');
-  }
 }
 
 function axis(group: Group, name: string, length: number): void {
@@ -88,7 +78,7 @@ export async function stack(
     axis(data, 'y_pixel', rows);
     axis(data, 'x_pixel', cols);
     if (settings) {
-      writeSample(entry, settings);
+      writeScanSettings(entry, settings);
     }
     writeProcess(entry, {
       step: 'stack',
