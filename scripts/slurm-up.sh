@@ -32,6 +32,13 @@ stop_daemon() {
   rm -f "$pidfile"
 }
 
+# Starts a daemon and waits for its pid file, so a check right after never starts a second one.
+start_daemon() {
+  local binary=$1 pidfile=$2
+  "$binary"
+  for _ in $(seq 50); do alive "$pidfile" && return 0; sleep 0.1; done
+}
+
 # --- munge -------------------------------------------------------------------------------------
 if [ ! -s /etc/munge/munge.key ]; then
   mungekey --create --keyfile=/etc/munge/munge.key
@@ -111,20 +118,28 @@ if [ "$changed" = yes ]; then
 fi
 
 # --- daemons -----------------------------------------------------------------------------------
-if ! alive /run/slurmctld.pid; then
-  /usr/sbin/slurmctld
-fi
-for _ in $(seq 100); do scontrol ping 2>/dev/null | grep -q UP && break; sleep 0.1; done
-if ! alive /run/slurmd.pid; then
-  /usr/sbin/slurmd
-fi
-
-for _ in $(seq 300); do
-  state=$(sinfo -h -n "$HOST" -o %T 2>/dev/null | head -n1)
-  case "$state" in
-    idle* | mixed* | allocated*) echo "slurm up on $HOST: $(sinfo --version)"; exit 0 ;;
-  esac
-  sleep 0.1
+# A daemon still shutting down keeps its pid file for a moment: keep checking until the service
+# answers, (re)starting it whenever its process is gone.
+deadline=$((SECONDS + 60))
+until scontrol ping 2>/dev/null | grep -q UP; do
+  alive /run/slurmctld.pid || start_daemon /usr/sbin/slurmctld /run/slurmctld.pid
+  if [ "$SECONDS" -ge "$deadline" ]; then
+    echo "slurmctld did not start; see /var/log/slurm/slurmctld.log" >&2
+    exit 1
+  fi
+  sleep 0.2
 done
-echo "slurm did not become ready (node state: ${state:-unknown}); see /var/log/slurm/" >&2
-exit 1
+
+# slurmctld may still list the node as idle for minutes after its slurmd died: check the process.
+alive /run/slurmd.pid || start_daemon /usr/sbin/slurmd /run/slurmd.pid
+until state=$(sinfo -h -n "$HOST" -o %T 2>/dev/null | head -n1) && case "$state" in idle* | mixed* | allocated*) true ;; *) false ;; esac; do
+  alive /run/slurmd.pid || start_daemon /usr/sbin/slurmd /run/slurmd.pid
+  # left drained or down by an earlier run (a killed slurmd, a reboot): this node is ours
+  case "$state" in drain* | down*) scontrol update NodeName="$HOST" State=RESUME 2>/dev/null || true ;; esac
+  if [ "$SECONDS" -ge "$deadline" ]; then
+    echo "slurm did not become ready (node state: ${state:-unknown}); see /var/log/slurm/" >&2
+    exit 1
+  fi
+  sleep 0.2
+done
+echo "slurm up on $HOST: $(sinfo --version)"
