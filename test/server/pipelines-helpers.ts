@@ -54,10 +54,17 @@ export interface PipelineStack {
   close(): Promise<void>;
 }
 
+export interface PipelineStackOptions {
+  root?: string;
+  /** as in the sites file; default: one local site */
+  sites?: Record<string, unknown>[];
+}
+
 export async function startPipelineStack(
-  root = tempDir('nexus-pipe-root-')
+  options: PipelineStackOptions = {}
 ): Promise<PipelineStack> {
-  const jobs = await startJobStack({ sites: [LOCAL_SITE] });
+  const root = options.root ?? tempDir('nexus-pipe-root-');
+  const jobs = await startJobStack({ sites: options.sites ?? [LOCAL_SITE] });
   const store = new PipelineStore({ file: path.join(jobs.dir, 'state.sqlite') });
   const definitions = new PipelineDefinitions(path.join(jobs.dir, 'pipelines'));
   const runner = new PipelineRunner({
