@@ -1,6 +1,6 @@
 """Benchmark: our companion server against h5grove 4 (Tornado) on the same files, in one run.
 
-    .venv/bin/python test/bench/h5grove_bench.py [--frames 100] [--workdir DIR]
+    .venv/bin/python test/bench/h5grove_bench.py [--frames 100] [--rounds 3] [--workdir DIR]
 
 Generates a Pilatus-2M-size gzip stack (FRAMES x 1679 x 1475 int32, one chunk per frame) and a
 group with 20,000 members, starts both servers on loopback, and prints latencies and the ratio
@@ -24,6 +24,7 @@ import tempfile
 import time
 import urllib.parse
 from pathlib import Path
+from typing import Callable
 
 import h5py
 import numpy as np
@@ -98,16 +99,20 @@ class Server:
         self.proc.wait(10)
 
 
-def start_servers(folder: Path) -> tuple[Server, Server]:
+def start_ours(folder: Path) -> Server:
     token = secrets.token_hex(16)
-    ours_port, theirs_port = free_port(), free_port()
-    ours = Server(
+    port = free_port()
+    return Server(
         "ours",
-        ["node", str(BUNDLE), "--root", str(folder), "--port", str(ours_port)],
+        ["node", str(BUNDLE), "--root", str(folder), "--port", str(port)],
         {**os.environ, "NEXUS_SERVER_TOKEN": token},
-        ours_port,
+        port,
         {"Authorization": f"token {token}"},
     )
+
+
+def start_h5grove(folder: Path) -> Server:
+    port = free_port()
     app = (
         "import sys, tornado.web, tornado.ioloop\n"
         "from h5grove.tornado_utils import get_handlers\n"
@@ -115,14 +120,16 @@ def start_servers(folder: Path) -> tuple[Server, Server]:
         "app.listen(int(sys.argv[2]), address='127.0.0.1')\n"
         "tornado.ioloop.IOLoop.current().start()\n"
     )
-    theirs = Server(
-        "h5grove",
-        [sys.executable, "-c", app, str(folder), str(theirs_port)],
-        dict(os.environ),
-        theirs_port,
-        {},
-    )
-    return ours, theirs
+    return Server("h5grove", [sys.executable, "-c", app, str(folder), str(port)], dict(os.environ), port, {})
+
+
+def measured(start: Callable[[Path], Server], folder: Path, frames: int) -> dict[str, float]:
+    """One fresh server, measured alone (no other server runs meanwhile)."""
+    server = start(folder)
+    try:
+        return measure(server, frames)
+    finally:
+        server.stop()
 
 
 def measure(server: Server, frames: int) -> dict[str, float]:
@@ -145,6 +152,7 @@ def measure(server: Server, frames: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "nexus-bench")
     args = parser.parse_args()
     if not BUNDLE.exists():
@@ -152,20 +160,27 @@ def main() -> None:
     args.workdir.mkdir(parents=True, exist_ok=True)
     make_files(args.workdir, args.frames)
 
-    ours, theirs = start_servers(args.workdir)
-    try:
-        theirs_times = measure(theirs, args.frames)
-        ours_times = measure(ours, args.frames)
-    finally:
-        ours.stop()
-        theirs.stop()
+    # Other work on the machine comes and goes: each round measures both servers, in alternating
+    # order, and the report gives the median over rounds.
+    rounds: list[tuple[dict[str, float], dict[str, float]]] = []
+    for r in range(args.rounds):
+        if r % 2 == 0:
+            theirs_times = measured(start_h5grove, args.workdir, args.frames)
+            ours_times = measured(start_ours, args.workdir, args.frames)
+        else:
+            ours_times = measured(start_ours, args.workdir, args.frames)
+            theirs_times = measured(start_h5grove, args.workdir, args.frames)
+        rounds.append((ours_times, theirs_times))
 
     targets = {"cold frame": 1.0, "warm frame": 0.2, "cross-section :,800,: (first)": 0.5}
+    print(f"median of {args.rounds} round(s)")
     print(f"{'measure':34} {'ours (s)':>10} {'h5grove (s)':>12} {'ratio':>7}  target")
-    for key, ours_s in ours_times.items():
-        ratio = ours_s / theirs_times[key]
+    for key in rounds[0][0]:
+        ours_s = statistics.median(o[key] for o, _ in rounds)
+        theirs_s = statistics.median(t[key] for _, t in rounds)
+        ratio = statistics.median(o[key] / t[key] for o, t in rounds)
         target = f"<= {targets[key]}" if key in targets else ("< 0.5 s" if "20k group (first)" in key else "")
-        print(f"{key:34} {ours_s:10.4f} {theirs_times[key]:12.4f} {ratio:7.3f}  {target}")
+        print(f"{key:34} {ours_s:10.4f} {theirs_s:12.4f} {ratio:7.3f}  {target}")
 
 
 if __name__ == "__main__":
