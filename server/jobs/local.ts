@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { JobSpec } from '../../src/protocol/jobs.js';
+import { isFinalState } from '../../src/protocol/jobs.js';
 import type {
   AdapterCapabilities,
   AdapterJob,
@@ -123,6 +124,7 @@ export interface LocalAdapterOptions {
 export class LocalAdapter implements SchedulerAdapter {
   readonly kind = 'local';
   private readonly jobs = new Map<string, LocalJob>();
+  private readonly reportedFinal = new Set<string>();
   private readonly limit: number;
   private readonly graceMs: number;
   private running = 0;
@@ -207,13 +209,26 @@ export class LocalAdapter implements SchedulerAdapter {
   }
 
   async poll(nativeIds: string[]): Promise<PolledStatus[]> {
+    // Jobs whose final state an earlier poll reported are settled in the manager's store; their
+    // dependants have already consumed them (see dependenciesMet).
+    for (const id of this.reportedFinal) {
+      this.jobs.delete(id);
+    }
+    this.reportedFinal.clear();
     for (const job of this.jobs.values()) {
       this.checkTasks(job);
     }
     this.pump();
     return nativeIds.map(id => {
       const job = this.jobs.get(id);
-      return job ? this.statusOf(job) : { nativeId: id, missing: true };
+      if (!job) {
+        return { nativeId: id, missing: true };
+      }
+      const status = this.statusOf(job);
+      if (!status.missing && isFinalState(status.state)) {
+        this.reportedFinal.add(id);
+      }
+      return status;
     });
   }
 
@@ -332,18 +347,21 @@ export class LocalAdapter implements SchedulerAdapter {
   /** Updates `job.waitingForDependencies`; ends the job if a dependency can never be met. */
   private dependenciesMet(job: LocalJob): boolean {
     job.waitingForDependencies = false;
-    for (const dep of job.afterOk) {
+    for (const dep of [...job.afterOk]) {
       const other = this.jobs.get(dep);
       const status = other ? this.statusOf(other) : undefined;
       if (!status || status.missing || status.state === 'FAILED' || status.state === 'CANCELED') {
         // Slurm would leave it pending forever (DependencyNeverSatisfied); we end it at once.
-        job.refused = `dependency ${dep} did not complete successfully`;
+        job.refused = `dependency ${dep} ${status && !status.missing ? `ended ${status.state}` : 'is unknown'}`;
         for (const task of job.tasks) {
           task.phase = 'done';
         }
         return false;
       }
-      if (status.state !== 'COMPLETED') {
+      if (status.state === 'COMPLETED') {
+        // Met for good: the dependency may now be forgotten.
+        job.afterOk = job.afterOk.filter(id => id !== dep);
+      } else {
         job.waitingForDependencies = true;
       }
     }

@@ -287,9 +287,12 @@ export class JobManager extends EventEmitter {
   }
 
   private adapterJob(job: JobRecord): AdapterJob {
+    // Dependencies that already completed are met: the scheduler may have forgotten them (Slurm
+    // purges finished jobs; the local executor forgets them on a restart).
     const afterOkNative = (job.spec.afterOk ?? [])
-      .map(dep => this.store.get(dep)?.nativeId)
-      .filter((n): n is string => n !== undefined);
+      .map(dep => this.store.get(dep))
+      .filter(dep => dep?.nativeId !== undefined && dep.status.state !== 'COMPLETED')
+      .map(dep => dep!.nativeId!);
     return {
       uuid: job.id,
       attempt: job.attempt,
@@ -359,6 +362,10 @@ export class JobManager extends EventEmitter {
   }
 
   /** afterOk jobs need native ids first; waits (re-checks later) while they are being submitted. */
+  /**
+   * afterOk jobs need their dependencies' native ids first: waits (re-checks later) while they
+   * are being submitted; a dependency that already ended unsuccessfully can never be met.
+   */
   private async dependenciesSubmitted(job: JobRecord): Promise<boolean> {
     for (const dep of job.spec.afterOk ?? []) {
       const other = this.store.get(dep);
@@ -366,11 +373,11 @@ export class JobManager extends EventEmitter {
         this.finish(job, 'FAILED', `dependency ${dep} is unknown`);
         return false;
       }
+      if (isFinalState(other.status.state) && other.status.state !== 'COMPLETED') {
+        this.finish(job, 'FAILED', `dependency ${dep} ended ${other.status.state}`);
+        return false;
+      }
       if (other.nativeId === undefined || other.submitting) {
-        if (isFinalState(other.status.state)) {
-          this.finish(job, 'FAILED', `dependency ${dep} ended ${other.status.state} unsubmitted`);
-          return false;
-        }
         this.later(() => this.background(this.submitAttempt(job.id)), 500);
         return false;
       }

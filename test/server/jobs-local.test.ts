@@ -190,7 +190,7 @@ describe('local executor through the job manager', () => {
     );
     const ended = await waitForJob(manager, never.id, isFinal);
     assert.equal(ended.status.state, 'FAILED');
-    assert.match(ended.status.message ?? '', /dependency .* did not complete/);
+    assert.match(ended.status.message ?? '', /^dependency .* ended FAILED$/);
     assert.equal(fs.existsSync(path.join(work, 'never')), false);
   });
 
@@ -290,6 +290,33 @@ describe('restart recovery (in process)', () => {
       const done = await waitForJob(stack.manager, job.id, isFinal);
       assert.equal(done.status.state, 'FAILED');
       assert.equal(done.status.exitCode, 4);
+    } finally {
+      await stack.close();
+    }
+  });
+
+  it('takes a dependency completed before a restart as met, and one that failed as never met', async () => {
+    let stack = await startJobStack({ sites: [site] });
+    const ok = stack.manager.submit({ command: ['true'] }, 'local');
+    const bad = stack.manager.submit({ command: ['false'] }, 'local');
+    await waitForJob(stack.manager, ok.id, isFinal);
+    await waitForJob(stack.manager, bad.id, isFinal);
+    stack = await stack.restart();
+    try {
+      const work = tempDir('nexus-deps-');
+      const after = stack.manager.submit(
+        { command: ['touch', 'ran'], directory: work, afterOk: [ok.id] },
+        'local'
+      );
+      const never = stack.manager.submit(
+        { command: ['touch', 'never'], directory: work, afterOk: [bad.id] },
+        'local'
+      );
+      assert.equal((await waitForJob(stack.manager, after.id, isFinal)).status.state, 'COMPLETED');
+      const failed = await waitForJob(stack.manager, never.id, isFinal);
+      assert.equal(failed.status.state, 'FAILED');
+      assert.equal(failed.status.message, `dependency ${bad.id} ended FAILED`);
+      assert.deepEqual(fs.readdirSync(work), ['ran']);
     } finally {
       await stack.close();
     }
