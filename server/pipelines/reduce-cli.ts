@@ -8,7 +8,10 @@ import { InputError } from '../transform/input-error.js';
 import { PROGRAM } from './steps/output.js';
 import { findPeaks } from './steps/find.js';
 import { LATTICE_SYSTEMS, type LatticeSystem } from './steps/cell-symmetry.js';
+import { combine } from './steps/combine.js';
 import { maxAndSums } from './steps/max.js';
+import { prepare, type Range } from './steps/prepare.js';
+import { defaultThreads, transformPart } from './steps/transform-part.js';
 import { refine } from './steps/refine.js';
 import { stack } from './steps/stack.js';
 
@@ -118,6 +121,65 @@ program
       );
     }
   );
+
+function range(value: string): Range {
+  const match = /^\s*(-?\d+)\s*:\s*(-?\d+)\s*$/.exec(value);
+  const [lo, hi] = match ? [Number(match[1]), Number(match[2])] : [NaN, NaN];
+  if (!(lo < hi)) {
+    throw new InvalidArgumentError('expected whole numbers MIN:MAX with MIN < MAX, e.g. -4:4');
+  }
+  return [lo, hi];
+}
+
+program
+  .command('prepare')
+  .description('the HKL grid and the pixel mask of the transform → nexus/prepare.json')
+  .requiredOption('--scan <dir>', 'scan folder')
+  .option('--h <min:max>', 'H range (whole numbers); default: what the scan sweeps', range)
+  .option('--k <min:max>', 'K range; default: what the scan sweeps', range)
+  .option('--l <min:max>', 'L range; default: what the scan sweeps', range)
+  .option('--step <rlu>', 'voxel edge in r.l.u., rounded to 1/n', positiveNumber, 0.05)
+  .addOption(
+    new Option('--mask <rule>', "'auto': pixels negative in the first frame (Pilatus gaps)")
+      .choices(['auto', 'none'])
+      .default('auto')
+  )
+  .option('--max-voxels <n>', 'refuse larger grids', positiveNumber, 64e6)
+  .action(
+    async (o: {
+      scan: string;
+      h?: Range;
+      k?: Range;
+      l?: Range;
+      step: number;
+      mask: 'auto' | 'none';
+      maxVoxels: number;
+    }) => {
+      const { h, k, l, step, mask, maxVoxels } = o;
+      await prepare(o.scan, { h, k, l, step, mask, maxVoxels }, command);
+    }
+  );
+
+program
+  .command('transform')
+  .description(
+    'bin part NEXUS_TASK_INDEX of --parts N onto the prepared grid → nexus/transform-part-<i>-of-<N>.nxs'
+  )
+  .requiredOption('--scan <dir>', 'scan folder')
+  .option('--parts <N>', 'number of parts (array tasks)', integerIn(1, 100000), 1)
+  .option('--threads <T>', 'binning threads', integerIn(1, 1024), defaultThreads)
+  .action(async (o: { scan: string; parts: number; threads: number }) => {
+    await transformPart(o.scan, { parts: o.parts, threads: o.threads }, command);
+  });
+
+program
+  .command('combine')
+  .description('merge the transform parts and normalise → nexus/transform.nxs')
+  .requiredOption('--scan <dir>', 'scan folder')
+  .option('--parts <N>', 'number of parts; default: the parts present', integerIn(1, 100000))
+  .action(async (o: { scan: string; parts?: number }) => {
+    await combine(o.scan, { parts: o.parts }, command);
+  });
 
 try {
   await program.parseAsync(process.argv);

@@ -21,8 +21,10 @@ import { RawStack } from './raw-stack.js';
 
 export interface TransformRequest {
   raw: H5Url;
-  /** GEOM.json; without it the geometry is read from the raw file's entry */
+  /** GEOM.json; without it (or `geometry`) the geometry is read from the raw file's entry */
   geometryFile?: string;
+  /** an already validated geometry and where it came from (the pipeline's refined geometry) */
+  geometry?: { value: Geometry; source: string };
   grid: Grid;
   output: H5Url;
   mask?: H5Url;
@@ -55,6 +57,9 @@ export function subsetRange(
 }
 
 function geometryOf(request: TransformRequest): Geometry {
+  if (request.geometry) {
+    return request.geometry.value;
+  }
   if (request.geometryFile) {
     return loadGeometryJson(request.geometryFile);
   }
@@ -178,7 +183,8 @@ export async function runTransform(request: TransformRequest): Promise<Transform
         parameters: {
           operation: 'transform',
           raw: formatH5Url(request.raw),
-          geometry: request.geometryFile ?? `${request.raw.file} (NeXus)`,
+          geometry:
+            request.geometry?.source ?? request.geometryFile ?? `${request.raw.file} (NeXus)`,
           frames: [first, end],
           subset: `${request.subset.index}/${request.subset.count}`,
           mask: request.mask ? formatH5Url(request.mask) : null,

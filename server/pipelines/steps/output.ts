@@ -28,6 +28,16 @@ export function writeProcess(entry: Group, record: Provenance): void {
   process.create_dataset({ name: 'inputs', data: JSON.stringify(record.inputs) });
 }
 
+/** Adds the step's NXprocess to entry/ of a file another writer made (the transform's). */
+export function appendProcess(file: string, record: Provenance): void {
+  const root = new File(file, 'a');
+  try {
+    writeProcess(ensureGroup(root, 'entry', 'NXentry'), record);
+  } finally {
+    root.close();
+  }
+}
+
 /** The `<file>.partial` path a step writes before `commitOutput` renames it into place. */
 export function partialPath(file: string): string {
   return `${file}.partial`;
