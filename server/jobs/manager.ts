@@ -71,6 +71,7 @@ export class JobManager extends EventEmitter {
   private readonly inFlight = new Set<string>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private closed = false;
+  private readonly onSitesChange = () => this.background(this.reconfigure());
 
   constructor(options: ManagerOptions) {
     super();
@@ -79,7 +80,7 @@ export class JobManager extends EventEmitter {
     this.jobsDir = options.jobsDir;
     this.adapterFactory = options.adapterFactory ?? createAdapter;
     this.retry = options.submitRetry ?? { attempts: 5, firstDelayMs: 1000, maxDelayMs: 60_000 };
-    this.sites.on('change', () => this.background(this.reconfigure()));
+    this.sites.on('change', this.onSitesChange);
   }
 
   /** Reconciles every unfinished job with its scheduler, then starts polling. */
@@ -97,6 +98,7 @@ export class JobManager extends EventEmitter {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.sites.off('change', this.onSitesChange);
     for (const timer of this.timers) {
       clearTimeout(timer);
     }
