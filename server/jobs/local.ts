@@ -395,8 +395,9 @@ export class LocalAdapter implements SchedulerAdapter {
     this.running++;
     fs.writeFileSync(pidFile(job.jobDir, task.nativeId), `${pid} ${task.startTicks ?? ''}\n`);
     child.on('exit', (code, signal) => {
-      task.exitCode = code ?? undefined;
-      task.signal = signal ?? undefined;
+      // The wrapper's record wins: the payload may have ended before a signal hit the wrapper.
+      task.exitCode = readExitCode(job.jobDir, task.nativeId) ?? code ?? undefined;
+      task.signal = task.exitCode === undefined ? (signal ?? undefined) : undefined;
       this.finish(task);
     });
     child.on('error', () => {
@@ -481,7 +482,11 @@ export class LocalAdapter implements SchedulerAdapter {
         : `waiting for a free slot (${this.running} of ${this.limit} running)`;
       return { nativeId, state: 'QUEUED', nativeState: 'PENDING', message };
     }
-    // every task is done
+    // Every task is done. One that ended with status 0 completed, even if a cancel or the time
+    // limit came as it ended (scheduler reference §1.3).
+    if (tasks.every(t => t.exitCode === 0)) {
+      return { nativeId, state: 'COMPLETED', nativeState: 'COMPLETED', exitCode: 0 };
+    }
     if (job.cancelRequested) {
       return { nativeId, state: 'CANCELED', nativeState: 'CANCELLED' };
     }
@@ -494,10 +499,7 @@ export class LocalAdapter implements SchedulerAdapter {
         message: `time limit of ${(job.durationMs ?? 0) / 1000} s exceeded`
       };
     }
-    const failed = tasks.find(t => t.exitCode !== 0);
-    if (!failed) {
-      return { nativeId, state: 'COMPLETED', nativeState: 'COMPLETED', exitCode: 0 };
-    }
+    const failed = tasks.find(t => t.exitCode !== 0)!;
     const which = failed.index === undefined ? '' : `task ${failed.index}: `;
     if (failed.exitCode !== undefined) {
       return {
