@@ -29,7 +29,7 @@ import {
 import { ensureGroup } from '../../transform/nexus-output.js';
 import { latticeSystemOf, symmetrize, type LatticeSystem } from './cell-symmetry.js';
 import { progress, writeJsonFile, writeNexusFile, writeProcess } from './output.js';
-import { loadScanSettings, requireInput, scanPaths } from './scan.js';
+import { initialSettings, requireInput, scanPaths } from './scan.js';
 import { writeScanSettings } from './settings-nexus.js';
 
 export interface RefineOptions {
@@ -161,10 +161,9 @@ const median = (values: number[]): number => {
 
 export async function refine(scanDir: string, options: RefineOptions, command: string) {
   const paths = scanPaths(scanDir);
-  requireInput(paths.settings, 'scan set-up (scan.json)');
+  const initial = initialSettings(paths);
   requireInput(paths.peaks, 'find');
   await initHdf5();
-  const initial = loadScanSettings(paths.settings);
   const { geometry } = initial;
   const peaks = readPeaks(paths.peaks);
   const system = options.symmetry === 'auto' ? latticeSystemOf(initial.lattice) : options.symmetry;

@@ -69,13 +69,19 @@ export function loadScanSettings(file: string): ScanSettings {
   return { geometry: validateGeometry(geometry, file), lattice };
 }
 
-/** The refined geometry once `refine` has run, else the initial one from scan.json. */
-export function currentSettings(paths: ScanPaths): { settings: ScanSettings; source: string } {
-  const source = fs.existsSync(paths.refinedGeometry) ? paths.refinedGeometry : paths.settings;
-  if (!fs.existsSync(source)) {
+/** scan.json: the initial geometry and lattice. */
+export function initialSettings(paths: ScanPaths): ScanSettings {
+  if (!fs.existsSync(paths.settings)) {
     throw new InputError(`missing ${paths.settings} (the scan's geometry and lattice)`);
   }
-  return { settings: loadScanSettings(source), source };
+  return loadScanSettings(paths.settings);
+}
+
+/** The refined geometry once `refine` has run, else the initial one from scan.json. */
+export function currentSettings(paths: ScanPaths): { settings: ScanSettings; source: string } {
+  return fs.existsSync(paths.refinedGeometry)
+    ? { settings: loadScanSettings(paths.refinedGeometry), source: paths.refinedGeometry }
+    : { settings: initialSettings(paths), source: paths.settings };
 }
 
 export function requireInput(file: string, producedBy: string): string {
