@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import type { JobEvent, JobView } from '../../src/protocol/jobs.js';
 import type { JobManager } from './manager.js';
 
@@ -8,10 +8,30 @@ import type { JobManager } from './manager.js';
 // JobEvent; other layers (pipelines) broadcast their own messages on it. The HTTP server
 // routes and authenticates the upgrade; this only speaks WebSocket.
 
+/** Pings keep proxied connections open and find clients that went away without a close. */
+const PING_INTERVAL_MS = 30_000;
+
 export class JobEvents {
   private readonly wss = new WebSocketServer({ noServer: true });
+  private readonly alive = new WeakSet<WebSocket>();
+  private readonly pinger: NodeJS.Timeout;
 
   constructor(manager: JobManager) {
+    this.wss.on('connection', (ws: WebSocket) => {
+      this.alive.add(ws);
+      ws.on('pong', () => this.alive.add(ws));
+    });
+    this.pinger = setInterval(() => {
+      for (const client of this.wss.clients) {
+        if (!this.alive.has(client)) {
+          client.terminate();
+          continue;
+        }
+        this.alive.delete(client);
+        client.ping();
+      }
+    }, PING_INTERVAL_MS);
+    this.pinger.unref();
     manager.on('job', (job: JobView) => this.broadcast({ type: 'job', job } satisfies JobEvent));
   }
 
@@ -30,6 +50,7 @@ export class JobEvents {
   }
 
   close(): void {
+    clearInterval(this.pinger);
     for (const client of this.wss.clients) {
       client.terminate();
     }

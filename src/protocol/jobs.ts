@@ -90,6 +90,7 @@ export interface JobView {
   previousAttempts: JobAttempt[];
 }
 
+/** active: ACTIVE; waiting: NEW, QUEUED; failed: FAILED, CANCELED; completed: COMPLETED. */
 export type JobFilter = 'active' | 'waiting' | 'failed' | 'completed';
 
 /** Messages pushed over the WebSocket `/events`. */
