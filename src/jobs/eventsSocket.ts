@@ -7,6 +7,9 @@ import type { JobEvent } from '../protocol/jobs';
 import type { PipelineEvent } from '../protocol/pipelines';
 import { SERVER_PREFIX } from '../tokens';
 
+/** A connection that lasted this long was a real one (ms). */
+const STABLE_MS = 10000;
+
 /** Everything the companion server pushes on `/events`. */
 export type ServerEvent = JobEvent | PipelineEvent;
 
@@ -57,7 +60,11 @@ export class EventsSocket {
     try {
       this._socket = await backOff(() => this._open(), {
         numOfAttempts: Number.MAX_SAFE_INTEGER,
-        startingDelay: 500,
+        // jupyter-server-proxy accepts the browser's socket before it reaches the companion
+        // server, so a server that is down looks like a socket that opens and closes at once:
+        // those closes count as failed attempts too.
+        delayFirstAttempt: this._shortLived > 0,
+        startingDelay: Math.min(500 * 2 ** this._shortLived, this._maxDelay),
         maxDelay: this._maxDelay,
         jitter: 'full',
         retry: () => !this._disposed
@@ -65,9 +72,11 @@ export class EventsSocket {
     } catch {
       return; // disposed while reconnecting
     }
+    const opened = Date.now();
     this._socket.onmessage = event => this._onMessage(event);
     this._socket.onclose = () => {
       if (!this._disposed) {
+        this._shortLived = Date.now() - opened < STABLE_MS ? this._shortLived + 1 : 0;
         this._connectionChanged.emit(false);
         void this._connect();
       }
@@ -109,6 +118,8 @@ export class EventsSocket {
   private readonly _maxDelay: number;
   private _socket: WebSocket | null = null;
   private _disposed = false;
+  /** connections in a row that closed within STABLE_MS of opening */
+  private _shortLived = 0;
   private readonly _message = new Signal<this, ServerEvent>(this);
   private readonly _connectionChanged = new Signal<this, boolean>(this);
 }

@@ -54,19 +54,26 @@ async function readTiff(buffer: Buffer, source: string): Promise<Frame> {
     buffer.byteOffset,
     buffer.byteOffset + buffer.length
   ) as ArrayBuffer;
-  let tiff;
+  // A truncated file fails anywhere from the header to the last strip: name it in every case.
+  const unreadable = (e: unknown) =>
+    new InputError(`${source}: not a readable TIFF (${(e as Error).message})`);
+  let image;
   try {
-    tiff = await fromArrayBuffer(arrayBuffer);
+    image = await (await fromArrayBuffer(arrayBuffer)).getImage(0);
   } catch (e) {
-    throw new InputError(`${source}: not a readable TIFF (${(e as Error).message})`);
+    throw unreadable(e);
   }
-  const image = await tiff.getImage(0);
   if (image.getSamplesPerPixel() !== 1) {
     throw new InputError(
       `${source}: ${image.getSamplesPerPixel()} samples per pixel; detector frames have one`
     );
   }
-  const data = (await image.readRasters({ interleave: true })) as unknown as FramePixels;
+  let data: FramePixels;
+  try {
+    data = (await image.readRasters({ interleave: true })) as unknown as FramePixels;
+  } catch (e) {
+    throw unreadable(e);
+  }
   return { rows: image.getHeight(), cols: image.getWidth(), data };
 }
 
