@@ -77,6 +77,8 @@ CREATE TABLE IF NOT EXISTS pipeline_cells (
   started TEXT,
   UNIQUE (run_id, scan, step)
 );
+CREATE INDEX IF NOT EXISTS pipeline_runs_experiment ON pipeline_runs(experiment);
+CREATE INDEX IF NOT EXISTS pipeline_runs_state ON pipeline_runs(state);
 CREATE INDEX IF NOT EXISTS pipeline_cells_job ON pipeline_cells(job_id);
 CREATE TABLE IF NOT EXISTS pipeline_events (
   run_id TEXT NOT NULL,
@@ -278,6 +280,13 @@ export class PipelineStore {
     const rows = this.db
       .prepare('SELECT * FROM pipeline_cells WHERE run_id = ? ORDER BY seq')
       .all(runId) as CellRow[];
+    return rows.map(cellFromRow);
+  }
+
+  cellsOfScan(runId: string, scan: string): RunCell[] {
+    const rows = this.db
+      .prepare('SELECT * FROM pipeline_cells WHERE run_id = ? AND scan = ? ORDER BY seq')
+      .all(runId, scan) as CellRow[];
     return rows.map(cellFromRow);
   }
 

@@ -3,7 +3,6 @@ import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { JobSpec, JobState, JobView } from '../../src/protocol/jobs.js';
-import { isFinalState } from '../../src/protocol/jobs.js';
 import type {
   CellState,
   PipelineDefinition,
@@ -93,7 +92,18 @@ export class PipelineRunner extends EventEmitter {
 
   /** After the job manager's own recovery: brings every unfinished run up to date with its jobs. */
   start(): void {
-    for (const run of this.store.unfinishedRuns()) {
+    const runs = this.store.unfinishedRuns();
+    // Jobs submitted for a cell by a server that died before recording them: adopted, not doubled.
+    const orphans = new Map<string, string>();
+    if (runs.length > 0) {
+      for (const job of this.manager.list()) {
+        const marker = job.spec.environment?.[CELL_ENV];
+        if (marker && !this.store.cellOfJob(job.id)) {
+          orphans.set(marker, job.id);
+        }
+      }
+    }
+    for (const run of runs) {
       for (const cell of this.store.cellsOfRun(run.id)) {
         if (cell.jobId && !isFinalCell(cell.state)) {
           let job: JobView | undefined;
@@ -111,7 +121,7 @@ export class PipelineRunner extends EventEmitter {
           }
         }
       }
-      this.submitReady(run.id);
+      this.submitReady(run.id, orphans);
       this.updateRun(run.id);
     }
   }
@@ -263,12 +273,13 @@ export class PipelineRunner extends EventEmitter {
    * Submits every queued cell without a job whose dependencies allow it: done, or submitted on
    * the same site (then afterOk). A cell after a failed or cancelled one is cancelled.
    */
-  private submitReady(runId: string): void {
+  private submitReady(runId: string, orphans?: Map<string, string>): void {
     const run = this.record(runId);
     const byStep = new Map(run.definition.steps.map(s => [s.id, s]));
     for (const scan of run.scans) {
       for (const stepId of run.steps) {
-        const cells = this.store.cellsOfRun(runId).filter(c => c.scan === scan);
+        // Read again for every step: submitting the previous one may have changed cells.
+        const cells = this.store.cellsOfScan(runId, scan);
         const cell = cells.find(c => c.step === stepId)!;
         if (cell.state !== 'queued' || cell.jobId) {
           continue;
@@ -285,12 +296,14 @@ export class PipelineRunner extends EventEmitter {
         if (waiting.some(d => !d.jobId || this.siteOfCell(run, d) !== site)) {
           continue;
         }
+        const orphan = orphans?.get(`${run.id}/${scan}/${stepId}`);
         this.submitCell(
           run,
           step,
           cell,
           site,
-          waiting.map(d => d.jobId!)
+          waiting.map(d => d.jobId!),
+          orphan
         );
       }
     }
@@ -301,21 +314,14 @@ export class PipelineRunner extends EventEmitter {
     step: StepDefinition,
     cell: RunCell,
     site: string,
-    afterOk: string[]
+    afterOk: string[],
+    orphan?: string
   ): void {
-    const marker = `${run.id}/${cell.scan}/${cell.step}`;
-    // A job submitted for this cell by a server that died before recording it is adopted.
-    const orphan = this.manager
-      .list()
-      .find(
-        j =>
-          j.spec.environment?.[CELL_ENV] === marker &&
-          !this.store.cellOfJob(j.id) &&
-          !isFinalState(j.status.state)
-      );
     let job: JobView;
     try {
-      job = orphan ?? this.manager.submit(this.jobSpec(run, step, cell.scan, afterOk), site);
+      job = orphan
+        ? this.manager.get(orphan)
+        : this.manager.submit(this.jobSpec(run, step, cell.scan, afterOk), site);
     } catch (err) {
       this.finishCell(
         cell,

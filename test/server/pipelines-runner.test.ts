@@ -5,6 +5,8 @@ import { after, before, describe, it } from 'node:test';
 import type { PipelineEvent } from '../../src/protocol/pipelines.js';
 import { DefinitionError, validateDefinition } from '../../server/pipelines/definitions.js';
 import { gridOf } from '../../server/pipelines/grid.js';
+import type { RunRecord } from '../../server/pipelines/pipeline-store.js';
+import { PipelineRunner } from '../../server/pipelines/runner.js';
 import {
   makeScans,
   runEnded,
@@ -277,5 +279,63 @@ describe('pipeline definitions', () => {
       /cycle: first → part → merge → first|cycle/
     );
     bad({ ...ok, steps: [{ ...ok.steps[1], array: { tasks: 0 } }] }, /tasks must be >= 1/);
+  });
+});
+
+describe('pipeline runner restart', () => {
+  it('adopts the job of a cell submitted just before a crash instead of submitting it again', async () => {
+    const crashed = await startPipelineStack();
+    makeScans(crashed.root, 'exp7', ['s1'], 'in');
+    const definition = testPipeline();
+    // what a crash leaves: the run and its cells recorded, the first job submitted, not recorded
+    const run: RunRecord = {
+      id: 'crashed-run',
+      experiment: 'exp7',
+      pipeline: 'test',
+      definition,
+      scans: ['s1'],
+      steps: ['first', 'part', 'merge'],
+      site: 'local',
+      state: 'queued',
+      created: new Date().toISOString(),
+      auto: false
+    };
+    crashed.store.insertRun(
+      run,
+      run.steps.map(step => ({
+        runId: run.id,
+        scan: 's1',
+        step,
+        state: 'queued',
+        updated: run.created
+      }))
+    );
+    const orphan = crashed.jobs.manager.submit(
+      crashed.runner.jobSpec(run, definition.steps[0], 's1', []),
+      'local'
+    );
+    crashed.runner.close();
+    const restarted = new PipelineRunner({
+      store: crashed.store,
+      manager: crashed.jobs.manager,
+      sites: crashed.jobs.sites,
+      definitions: crashed.definitions,
+      root: crashed.root,
+      bundleDir: ''
+    });
+    try {
+      restarted.start();
+      const done = await waitForRun(() => restarted.view(run.id), runEnded);
+      assert.equal(done.state, 'done', JSON.stringify(done.events));
+      const cells = crashed.store.cellsOfRun(run.id);
+      assert.equal(cells.find(c => c.step === 'first')!.jobId, orphan.id);
+      const jobsOfRun = crashed.jobs.manager
+        .list()
+        .filter(j => j.spec.environment?.NEXUS_PIPELINE_CELL?.startsWith(`${run.id}/`));
+      assert.equal(jobsOfRun.length, 3, 'one job per cell');
+    } finally {
+      restarted.close();
+      await crashed.close();
+    }
   });
 });
