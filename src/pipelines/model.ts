@@ -6,7 +6,8 @@ import type { IPipelineSettings } from '../tokens';
 import type { ISiteChoice, LogStream, PipelinesApi } from './api';
 import { EMPTY_SELECTION, selectAll, type IGridSelection } from './selection';
 
-/** The step output a run leaves for the NeXus panel (the combine step's merged volume). */
+/** The step whose output opens in the NeXus panel, and that output (the merged volume). */
+export const RESULT_STEP = 'combine';
 export const RESULT_FILE = 'nexus/transform.nxs';
 
 export type RunListFilter = RunFilter | 'all';

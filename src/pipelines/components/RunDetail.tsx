@@ -2,6 +2,7 @@ import type { TranslationBundle } from '@jupyterlab/translation';
 
 import type { RunView } from '../../protocol/pipelines';
 import { eventKindLabel, formatDuration, formatTime, runStateLabel } from '../labels';
+import { RESULT_STEP } from '../model';
 
 export interface IRunDetailProps {
   run: RunView;
@@ -18,10 +19,8 @@ export interface IRunDetailProps {
 export function RunDetail(props: IRunDetailProps): JSX.Element {
   const { run, trans } = props;
   const finished = run.state === 'done' || run.state === 'failed' || run.state === 'canceled';
-  // A scan has a result once its last step (the merge) completed in this run.
-  const lastStep = run.steps[run.steps.length - 1];
   const withResult = run.scans.filter(scan =>
-    run.events.some(e => e.scan === scan && e.step === lastStep && e.kind === 'completed')
+    run.events.some(e => e.scan === scan && e.step === RESULT_STEP && e.kind === 'completed')
   );
   return (
     <section
