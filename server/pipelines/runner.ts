@@ -121,7 +121,7 @@ export class PipelineRunner extends EventEmitter {
           }
         }
       }
-      this.submitReady(run.id, orphans);
+      this.submitReady(run.id, undefined, orphans);
       this.updateRun(run.id);
     }
   }
@@ -273,10 +273,10 @@ export class PipelineRunner extends EventEmitter {
    * Submits every queued cell without a job whose dependencies allow it: done, or submitted on
    * the same site (then afterOk). A cell after a failed or cancelled one is cancelled.
    */
-  private submitReady(runId: string, orphans?: Map<string, string>): void {
+  private submitReady(runId: string, scans?: string[], orphans?: Map<string, string>): void {
     const run = this.record(runId);
     const byStep = new Map(run.definition.steps.map(s => [s.id, s]));
-    for (const scan of run.scans) {
+    for (const scan of scans ?? run.scans) {
       for (const stepId of run.steps) {
         // Read again for every step: submitting the previous one may have changed cells.
         const cells = this.store.cellsOfScan(runId, scan);
@@ -436,7 +436,8 @@ export class PipelineRunner extends EventEmitter {
     if (state !== 'done') {
       this.cancelDependants(run, cell);
     }
-    this.submitReady(run.id);
+    // Only this scan's cells can have been waiting for this one.
+    this.submitReady(run.id, [cell.scan]);
   }
 
   /** Ends a cell with its event (and duration), then brings its run up to date. */
