@@ -51,3 +51,18 @@ for source in (
     target.chmod(0o644)
 (root / "truncated.nxs").write_bytes(chopper.read_bytes()[:4096])
 demo.main([str(root), "--frames", "30", "--size", "128"])
+
+# Pipeline experiments for pipelines.spec.ts: TIFF-frame scans of the synthetic crystal (truth.json
+# holds the true UB and lattice). `broken-experiment` has a truncated frame; the intact frame is
+# kept outside the experiment so the test can put it back before retrying.
+# The generator's default scan (120 frames of 256x256) gives refine about 90 peaks; a few seconds
+# per step here.
+for scan in ("scan_01", "scan_02"):
+    demo.main([str(root / "crystal-experiment" / scan), "--tiff-scan"])
+broken = root / "broken-experiment" / "scan_01"
+demo.main([str(broken), "--tiff-scan", "--frames", "30", "--size", "128"])
+intact = root / "intact-frames"
+intact.mkdir()
+frame = broken / "frame_00002.tif"
+shutil.copyfile(frame, intact / frame.name)
+frame.write_bytes(frame.read_bytes()[:1000])
