@@ -49,6 +49,7 @@ describe('local executor through the job manager', () => {
           scheduler: 'local',
           pollIntervalSeconds: 0.2,
           concurrency: 2,
+          setup: ['export FROM_SETUP="site setup ran"'],
           queues: [
             { name: 'short', kind: 'queue', maxDurationSeconds: 60, accessGranted: true },
             { name: 'demand', kind: 'queue', maxQueued: 2, maxDurationSeconds: 3600 },
@@ -90,6 +91,20 @@ describe('local executor through the job manager', () => {
     assert.equal(read(manager.logFile(job.id, 'stderr')), 'err\n');
     // persisted: the store has the same final state
     assert.equal(stack.store.get(job.id)!.status.state, 'COMPLETED');
+  });
+
+  it("runs the site's setup lines before the payload, without leaking the server token", async () => {
+    process.env.NEXUS_SERVER_TOKEN = 'secret-of-the-server';
+    try {
+      const job = stack.manager.submit(
+        { command: ['bash', '-c', 'echo "$FROM_SETUP"; echo "token=${NEXUS_SERVER_TOKEN:-none}"'] },
+        'local'
+      );
+      assert.equal((await waitForJob(stack.manager, job.id, isFinal)).status.state, 'COMPLETED');
+      assert.match(read(stack.manager.logFile(job.id, 'stdout')), /^site setup ran\ntoken=none\n/);
+    } finally {
+      delete process.env.NEXUS_SERVER_TOKEN;
+    }
   });
 
   it('reports exit 3 as FAILED with exit code 3', async () => {
