@@ -136,7 +136,7 @@ function parseCount(q: URLSearchParams, name: string): number | undefined {
   return Number(value);
 }
 
-/** The last `lines` lines of a file (all of it when undefined), reading at most MAX_TAIL_BYTES. */
+/** The last `lines` lines of a file (all of it when undefined) within its last MAX_TAIL_BYTES. */
 function tail(file: string | undefined, lines: number | undefined): { text: string; size: number } {
   if (!file || !fs.existsSync(file)) {
     return { text: '', size: 0 };
@@ -150,14 +150,14 @@ function tail(file: string | undefined, lines: number | undefined): { text: stri
   } finally {
     fs.closeSync(fd);
   }
-  let text = buffer.toString('utf8');
-  if (lines !== undefined) {
-    const parts = text.split('\n');
-    const trailingNewline = parts[parts.length - 1] === '';
-    const kept = parts.slice(0, trailingNewline ? -1 : undefined).slice(-lines || parts.length);
-    text = lines === 0 ? '' : kept.join('\n') + (trailingNewline ? '\n' : '');
+  const text = buffer.toString('utf8');
+  if (lines === undefined) {
+    return { text, size };
   }
-  return { text, size };
+  const ended = text.endsWith('\n');
+  const body = ended ? text.slice(0, -1) : text;
+  const kept = lines === 0 || body === '' ? [] : body.split('\n').slice(-lines);
+  return { text: kept.length === 0 ? '' : kept.join('\n') + (ended ? '\n' : ''), size };
 }
 
 /** Streams the log as it grows (chunked), until the job is final and everything is sent. */

@@ -91,6 +91,12 @@ describe('jobs HTTP API and WebSocket events (server process)', () => {
     const tail = await server.request('GET', `/jobs/${created.id}/logs?stream=stdout&tail=1`);
     assert.equal(tail.status, 200);
     assert.equal(await tail.text(), '_NEXUS_SCRIPT_DONE\n');
+    const two = await server.request('GET', `/jobs/${created.id}/logs?tail=2`);
+    assert.equal(await two.text(), 'two\n_NEXUS_SCRIPT_DONE\n');
+    const none = await server.request('GET', `/jobs/${created.id}/logs?tail=0`);
+    assert.equal(await none.text(), '');
+    const bad = await server.request('GET', `/jobs/${created.id}/logs?tail=-1`);
+    assert.equal(bad.status, 400);
     const all = await server.request('GET', `/jobs/${created.id}/logs?stream=stdout`);
     assert.match(await all.text(), /^one\ntwo\n/);
     const stderr = await server.request('GET', `/jobs/${created.id}/logs?stream=stderr`);
