@@ -15,6 +15,7 @@ import { PipelineDefinitions } from './pipelines/definitions.js';
 import { PipelineStore } from './pipelines/pipeline-store.js';
 import { PipelineRunner } from './pipelines/runner.js';
 import { FolderWatcher } from './pipelines/watcher.js';
+import { SlabService } from './slabs/slab-service.js';
 
 // nexus-server: h5grove 4 over h5wasm. Started by jupyter-server-proxy on a private unix socket,
 // or on 127.0.0.1 for development (then a token is mandatory).
@@ -31,6 +32,7 @@ const program = new Command('nexus-server')
   .option('--workers <n>', 'number of HDF5 worker threads', String(Math.min(4, os.cpus().length)))
   .option('--timeout <ms>', 'per-request HDF5 timeout in ms', '60000')
   .option('--cache-mb <n>', 'size of the /data response cache in MiB', '512')
+  .option('--frame-cache-mb <n>', 'decompressed frames kept for interactive slabs, in MiB', '1024')
   .option(
     '--state-dir <dir>',
     'job database, sites file and job directories (default: <Jupyter data dir>/nexus)'
@@ -46,6 +48,7 @@ const o = program.opts<{
   workers: string;
   timeout: string;
   cacheMb: string;
+  frameCacheMb: string;
   stateDir?: string;
   exitOnStdinClose?: boolean;
 }>();
@@ -127,14 +130,22 @@ const watcher = new FolderWatcher({
   settleMs: Number(process.env.NEXUS_WATCH_SETTLE_MS) || undefined
 });
 
+const roots = new Roots(o.root);
+const slabs = new SlabService({
+  pool,
+  roots,
+  cacheBytes: (Number.parseInt(o.frameCacheMb, 10) || 1024) * 1024 * 1024
+});
+
 const server = createApp({
-  roots: new Roots(o.root),
+  roots,
   pool,
   cache: new ResponseCache((Number.parseInt(o.cacheMb, 10) || 512) * 1024 * 1024),
   token,
   baseUrl: o.baseUrl,
   jobs: { manager, sites, events, baseDirectory: root },
-  pipelines: { runner, store: pipelineStore, definitions, watcher, root }
+  pipelines: { runner, store: pipelineStore, definitions, watcher, root },
+  slabs
 });
 
 let exiting = false;
@@ -149,6 +160,7 @@ function shutdown(code = 0): void {
   server.close();
   events.close();
   runner.close();
+  slabs.close();
   void Promise.all([pool.close(), manager.close(), watcher.close()])
     .then(() => {
       store.close();

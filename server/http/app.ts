@@ -14,6 +14,8 @@ import type { JobsContext } from '../jobs/routes.js';
 import { handleJobs } from '../jobs/routes.js';
 import type { PipelinesContext } from '../pipelines/routes.js';
 import { handlePipelines } from '../pipelines/routes.js';
+import { handleSlabs } from '../slabs/routes.js';
+import type { SlabService } from '../slabs/slab-service.js';
 import { isAuthorized } from './auth.js';
 import { HttpError } from './errors.js';
 import { sendBody, sendError } from './respond.js';
@@ -29,6 +31,8 @@ export interface AppOptions extends Context {
   jobs?: JobsContext & { events: JobEvents };
   /** the pipeline runner: /pipelines routes; absent, they answer 404 */
   pipelines?: PipelinesContext;
+  /** interactive HKL slabs: /slabs routes; absent, they answer 404 */
+  slabs?: SlabService;
 }
 
 type Handler = (ctx: Context, q: URLSearchParams, res: ServerResponse) => Promise<void>;
@@ -73,6 +77,10 @@ export async function handleRequest(
     }
     if (opts.pipelines && (route === '/pipelines' || route.startsWith('/pipelines/'))) {
       await handlePipelines(opts.pipelines, route, url.searchParams, req, res);
+      return;
+    }
+    if (opts.slabs && (route === '/slabs' || route.startsWith('/slabs/'))) {
+      await handleSlabs(opts.slabs, route, url.searchParams, req, res);
       return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {

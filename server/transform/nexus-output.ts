@@ -18,7 +18,8 @@ export interface ProcessRecord {
   command: string;
   /** the resolved inputs and options, for programs (stored as JSON) */
   parameters: Record<string, unknown>;
-  geometry: Geometry;
+  /** absent for a cut through a volume, which has no scan geometry of its own */
+  geometry?: Geometry;
 }
 
 export function ensureGroup(parent: Group, name: string, nxClass: string): Group {
@@ -160,7 +161,9 @@ export class TransformWriter {
       shape: [3, 3]
     });
     parameters.create_dataset({ name: 'grid_dims', data: new Int32Array(this.grid.dims) });
-    writeGeometryNexus(process, record.geometry);
+    if (record.geometry) {
+      writeGeometryNexus(process, record.geometry);
+    }
   }
 
   close(): void {

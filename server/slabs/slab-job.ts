@@ -1,0 +1,235 @@
+// One interactive slab through a raw scan: the contributing frames (frame-bounds.ts) are binned
+// by the native kernel into the thin grid, a coarse pass first (every k-th frame) so that an image
+// appears at once, then the remaining frames. Both passes together are every contributing frame
+// exactly once, so the final v and n are the full computation. Reads run ahead of the kernel on
+// every pool worker; an abort stops issuing reads and cancels the kernel.
+import { EventEmitter } from 'node:events';
+import type { SlabSnapshot, SlabState } from '../../src/protocol/slabs.js';
+import type { ResolvedFile } from '../files/roots.js';
+import type { DatasetDescription } from '../hdf5/messages.js';
+import { pixelScatteringVectors } from '../transform/forward.js';
+import type { Geometry } from '../transform/geometry.js';
+import { frameMaps, voxelCount, type Grid } from '../transform/grid.js';
+import { binFrames, type PixelArray } from '../transform/native.js';
+import { slabFrameRegions, type FrameRegions } from './frame-bounds.js';
+import type { FrameReader } from './frame-reader.js';
+
+/** Frames in the coarse pass: enough for a recognisable image, few enough for well under 1 s. */
+const COARSE_FRAMES = 8;
+/** Frames per kernel call: amortises the call, keeps the pixel union of neighbouring frames tight. */
+const BATCH_FRAMES = 4;
+/** Minimum time between two partial results of the second pass. */
+const PUBLISH_INTERVAL_MS = 250;
+
+export interface SlabJobOptions {
+  id: string;
+  file: ResolvedFile;
+  dataset: string;
+  description: DatasetDescription;
+  geometry: Geometry;
+  grid: Grid;
+  reader: FrameReader;
+  threads?: number;
+}
+
+/** The coarse pass (every k-th frame) then the rest, each ascending. */
+export function progressiveOrder(frames: number[], coarseFrames = COARSE_FRAMES): number[] {
+  const stride = Math.max(1, Math.ceil(frames.length / coarseFrames));
+  const coarse = frames.filter((_, i) => i % stride === 0);
+  return [...coarse, ...frames.filter((_, i) => i % stride !== 0)];
+}
+
+export class SlabJob extends EventEmitter<{ update: [] }> {
+  readonly v: Float64Array;
+  readonly n: Float64Array;
+  state: SlabState = 'running';
+  seq = 0;
+  framesDone = 0;
+  framesTotal = 0;
+  complete = false;
+  message?: string;
+  private readonly abort = new AbortController();
+  private regions?: FrameRegions;
+  private order: number[] = [];
+  private coarseCount = 0;
+  /** every detector pixel's lab-frame q */
+  private q: Float64Array = new Float64Array(0);
+  /** the snapshot as float32 v then n, rebuilt when seq changes */
+  private published?: { seq: number; v: Float32Array; n: Float32Array };
+  readonly finished: Promise<void>;
+
+  constructor(readonly options: SlabJobOptions) {
+    super();
+    this.v = new Float64Array(voxelCount(options.grid));
+    this.n = new Float64Array(voxelCount(options.grid));
+    this.prepare();
+    this.finished = this.run();
+  }
+
+  get id(): string {
+    return this.options.id;
+  }
+
+  cancel(): void {
+    this.abort.abort();
+  }
+
+  snapshot(): { header: SlabSnapshot; v: Float32Array; n: Float32Array } {
+    const published = this.published ?? {
+      seq: 0,
+      v: new Float32Array(this.v.length),
+      n: new Float32Array(this.n.length)
+    };
+    return {
+      header: {
+        id: this.id,
+        seq: this.seq,
+        state: this.state,
+        framesDone: this.framesDone,
+        framesTotal: this.framesTotal,
+        complete: this.complete,
+        ...(this.message ? { message: this.message } : {})
+      },
+      v: published.v,
+      n: published.n
+    };
+  }
+
+  private prepare(): void {
+    const { geometry, grid, description } = this.options;
+    const [frames, rows, cols] = description.shape!;
+    const q = pixelScatteringVectors(geometry, rows, cols);
+    this.q = q;
+    this.regions = slabFrameRegions(geometry, grid, q, { frames, rows, cols });
+    this.order = progressiveOrder(this.regions.contributingFrames());
+    this.coarseCount = Math.min(this.order.length, COARSE_FRAMES);
+    this.framesTotal = this.order.length;
+  }
+
+  private publish(): void {
+    this.published = {
+      seq: this.seq + 1,
+      v: Float32Array.from(this.v),
+      n: Float32Array.from(this.n)
+    };
+    this.seq += 1;
+    this.emit('update');
+  }
+
+  private settle(state: SlabState, message?: string): void {
+    this.state = state;
+    this.message = message;
+    this.seq += 1;
+    this.emit('update');
+  }
+
+  private async run(): Promise<void> {
+    const { file, dataset, description, reader } = this.options;
+    const signal = this.abort.signal;
+    const reads = new Map<number, Promise<PixelArray>>();
+    let next = 0;
+    const readAhead = (upTo: number): void => {
+      while (next < Math.min(upTo, this.order.length)) {
+        if (signal.aborted) {
+          return;
+        }
+        const frame = this.order[next++];
+        const reading = reader.read(file, dataset, description, frame);
+        reading.catch(() => undefined); // awaited in order below; an abandoned read must not crash
+        reads.set(frame, reading);
+      }
+    };
+    let binning: Promise<void> = Promise.resolve();
+    let lastPublish = performance.now();
+    try {
+      const lookahead = 2 * reader.parallelism + BATCH_FRAMES;
+      for (let start = 0; start < this.order.length;) {
+        // the coarse pass ends a batch of its own, so that its image is exactly the coarse frames
+        const end = Math.min(
+          start + BATCH_FRAMES,
+          start < this.coarseCount ? this.coarseCount : this.order.length
+        );
+        readAhead(end + lookahead);
+        const batch = this.order.slice(start, end);
+        const frames: PixelArray[] = [];
+        for (const frame of batch) {
+          if (signal.aborted) {
+            throw new DOMException('slab cancelled', 'AbortError');
+          }
+          frames.push(await reads.get(frame)!);
+          reads.delete(frame);
+        }
+        const job = this.compact(batch, frames);
+        await binning;
+        const done = start;
+        binning =
+          job.pixelCount === 0
+            ? Promise.resolve()
+            : binFrames({
+                ...job,
+                dims: this.options.grid.dims,
+                v: this.v,
+                n: this.n,
+                threads: this.options.threads,
+                signal,
+                onProgress: f => (this.framesDone = done + f)
+              });
+        start = end;
+        if (end === this.coarseCount || performance.now() - lastPublish > PUBLISH_INTERVAL_MS) {
+          await binning;
+          this.framesDone = end;
+          lastPublish = performance.now();
+          if (end < this.order.length) {
+            this.publish();
+          }
+        }
+      }
+      await binning;
+      this.framesDone = this.order.length;
+      this.complete = true;
+      this.publish();
+      this.settle('done');
+    } catch (e) {
+      await binning.catch(() => undefined);
+      if (signal.aborted) {
+        this.settle('cancelled');
+      } else {
+        this.settle('failed', e instanceof Error ? e.message : String(e));
+      }
+    }
+  }
+
+  /** The batch's frames restricted to the pixels that can contribute, with their q and maps. */
+  private compact(
+    batch: number[],
+    frames: PixelArray[]
+  ): {
+    frames: PixelArray;
+    frameCount: number;
+    pixelCount: number;
+    q: Float64Array;
+    maps: Float64Array;
+  } {
+    const pixels = this.regions!.pixelsOf(batch);
+    const count = pixels.length;
+    const q = new Float64Array(3 * count);
+    for (let k = 0; k < count; k++) {
+      const p = 3 * pixels[k];
+      q[3 * k] = this.q[p];
+      q[3 * k + 1] = this.q[p + 1];
+      q[3 * k + 2] = this.q[p + 2];
+    }
+    const Values = frames[0].constructor as new (length: number) => PixelArray;
+    const values = new Values(batch.length * count);
+    const maps = new Float64Array(12 * batch.length);
+    batch.forEach((frame, b) => {
+      const source = frames[b];
+      const offset = b * count;
+      for (let k = 0; k < count; k++) {
+        values[offset + k] = source[pixels[k]];
+      }
+      maps.set(frameMaps(this.options.geometry, this.options.grid, frame, 1), 12 * b);
+    });
+    return { frames: values, frameCount: batch.length, pixelCount: count, q, maps };
+  }
+}
