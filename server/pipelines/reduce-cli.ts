@@ -10,7 +10,7 @@ import { findPeaks } from './steps/find.js';
 import { LATTICE_SYSTEMS, type LatticeSystem } from './steps/cell-symmetry.js';
 import { combine } from './steps/combine.js';
 import { maxAndSums } from './steps/max.js';
-import { prepare, type Range } from './steps/prepare.js';
+import { prepare, type PrepareOptions, type Range } from './steps/prepare.js';
 import { defaultThreads, transformPart } from './steps/transform-part.js';
 import { refine } from './steps/refine.js';
 import { stack } from './steps/stack.js';
@@ -145,20 +145,10 @@ program
       .default('auto')
   )
   .option('--max-voxels <n>', 'refuse larger grids', positiveNumber, 64e6)
-  .action(
-    async (o: {
-      scan: string;
-      h?: Range;
-      k?: Range;
-      l?: Range;
-      step: number;
-      mask: 'auto' | 'none';
-      maxVoxels: number;
-    }) => {
-      const { h, k, l, step, mask, maxVoxels } = o;
-      await prepare(o.scan, { h, k, l, step, mask, maxVoxels }, command);
-    }
-  );
+  .action(async (o: { scan: string } & PrepareOptions) => {
+    const { h, k, l, step, mask, maxVoxels } = o;
+    await prepare(o.scan, { h, k, l, step, mask, maxVoxels }, command);
+  });
 
 program
   .command('transform')

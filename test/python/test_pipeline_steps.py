@@ -108,6 +108,19 @@ def test_byte_offset_escapes_to_16_and_32_bit_deltas(tmp_path):
         np.testing.assert_array_equal(f["entry/data/data"][()], np.stack(frames))
 
 
+def test_stack_refuses_frames_it_cannot_stack_and_leaves_no_output(tmp_path):
+    multi, sizes = tmp_path / "multi", tmp_path / "sizes"
+    multi.mkdir()
+    sizes.mkdir()
+    tifffile.imwrite(multi / "a.tif", np.zeros((3, 6, 7), np.uint16), photometric="minisblack")
+    tifffile.imwrite(sizes / "a.tif", np.zeros((6, 7), np.uint16))
+    tifffile.imwrite(sizes / "b.tif", np.zeros((6, 8), np.uint16))
+    for folder, reason in ((multi, "3 images in one TIFF"), (sizes, "b.tif is 8×6 pixels")):
+        result = reduce("stack", "--scan", str(folder), check=False)
+        assert result.returncode == 2 and reason in result.stderr.strip().splitlines()[-1], result.stderr
+        assert list((folder / "nexus").iterdir()) == []
+
+
 # --- the pipeline on a synthetic scan -----------------------------------------------------------
 
 GEOMETRY = ScanGeometry(frames=180, shape=(195, 487), beam_center=(243.5, 97.5))

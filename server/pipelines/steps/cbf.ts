@@ -3,7 +3,7 @@
 // decoder of that one algorithm (tested against fabio on real data in test_pipeline_steps.py).
 import { InputError } from '../../transform/input-error.js';
 
-export interface CbfFrame {
+interface CbfFrame {
   rows: number;
   cols: number;
   data: Int32Array;
@@ -24,7 +24,7 @@ function headerValue(header: string, key: string, source: string): string {
  * Byte offset: each value is the previous one plus a delta stored in 1 byte, or after the escape
  * 0x80 in 2 bytes, or after the escape 0x8000 in 4 bytes (all little-endian, signed).
  */
-export function decodeByteOffset(packed: Buffer, count: number, source: string): Int32Array {
+function decodeByteOffset(packed: Buffer, count: number, source: string): Int32Array {
   const out = new Int32Array(count);
   let value = 0;
   let at = 0;

@@ -25,7 +25,7 @@ export interface FindOptions {
   boxFrames: number;
 }
 
-export interface Peak {
+interface Peak {
   x: number;
   y: number;
   z: number;
@@ -77,7 +77,7 @@ function separated(peaks: Peak[], separation: number): Peak[] {
   return result;
 }
 
-export function searchStack(stack: RawStack, threshold: number, options: FindOptions): Peak[] {
+function searchStack(stack: RawStack, threshold: number, options: FindOptions): Peak[] {
   const { rows, cols, frames } = stack;
   const { box, boxFrames } = options;
   const window = new Map<number, Float64Array>();

@@ -5,22 +5,13 @@ import path from 'node:path';
 import { fromArrayBuffer } from 'geotiff';
 import { glob } from 'tinyglobby';
 import { InputError } from '../../transform/input-error.js';
+import type { PixelArray } from '../../transform/native.js';
 import { decodeCbf } from './cbf.js';
-
-export type FramePixels =
-  | Int8Array
-  | Uint8Array
-  | Int16Array
-  | Uint16Array
-  | Int32Array
-  | Uint32Array
-  | Float32Array
-  | Float64Array;
 
 export interface Frame {
   rows: number;
   cols: number;
-  data: FramePixels;
+  data: PixelArray;
 }
 
 const FRAME_EXTENSIONS = ['.tif', '.tiff', '.cbf'];
@@ -58,19 +49,27 @@ async function readTiff(buffer: Buffer, source: string): Promise<Frame> {
   const unreadable = (e: unknown) =>
     new InputError(`${source}: not a readable TIFF (${(e as Error).message})`);
   let image;
+  let pages;
   try {
-    image = await (await fromArrayBuffer(arrayBuffer)).getImage(0);
+    const tiff = await fromArrayBuffer(arrayBuffer);
+    pages = await tiff.getImageCount();
+    image = await tiff.getImage(0);
   } catch (e) {
     throw unreadable(e);
+  }
+  if (pages !== 1) {
+    throw new InputError(
+      `${source}: ${pages} images in one TIFF; the stack takes one frame per file`
+    );
   }
   if (image.getSamplesPerPixel() !== 1) {
     throw new InputError(
       `${source}: ${image.getSamplesPerPixel()} samples per pixel; detector frames have one`
     );
   }
-  let data: FramePixels;
+  let data: PixelArray;
   try {
-    data = (await image.readRasters({ interleave: true })) as unknown as FramePixels;
+    data = (await image.readRasters({ interleave: true })) as unknown as PixelArray;
   } catch (e) {
     throw unreadable(e);
   }

@@ -16,7 +16,7 @@ export interface TransformPartOptions {
   threads: number;
 }
 
-export const TASK_INDEX_VARIABLE = 'NEXUS_TASK_INDEX';
+const TASK_INDEX_VARIABLE = 'NEXUS_TASK_INDEX';
 
 function taskIndex(parts: number): number {
   const value = process.env[TASK_INDEX_VARIABLE];
