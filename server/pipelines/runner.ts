@@ -16,6 +16,7 @@ import type {
 import type { JobManager } from '../jobs/manager.js';
 import { JobConflictError, JobNotFoundError } from '../jobs/manager.js';
 import type { Sites } from '../jobs/sites.js';
+import { queueOf } from '../jobs/sites.js';
 import { DEFAULT_PIPELINE, isEnabled, stepOrder, type PipelineDefinitions } from './definitions.js';
 import { listScans, resolveExperiment } from './experiments.js';
 import type { PipelineStore, RunCell, RunRecord } from './pipeline-store.js';
@@ -358,13 +359,22 @@ export class PipelineRunner extends EventEmitter {
       ? [this.nodePath, path.join(this.bundleDir, `${program}.mjs`), ...args, ...params]
       : [program, ...args, ...params];
     const queue = step.queue ?? run.queue;
+    const site = this.sites.get(step.site ?? run.site);
+    // A queue with a time limit refuses jobs without one: a step without its own gets the limit.
+    const durationSeconds =
+      step.durationSeconds ??
+      (site ? queueOf({ command, attributes: { queue } }, site)?.maxDurationSeconds : undefined);
+    const attributes = {
+      ...(queue ? { queue } : {}),
+      ...(durationSeconds ? { durationSeconds } : {})
+    };
     return {
       name: `${step.id}-${scan}`.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 100),
       command,
       directory: scanDir,
       environment: { [CELL_ENV]: `${run.id}/${scan}/${step.id}` },
       ...(step.array ? { arrayTasks: step.array.tasks } : {}),
-      ...(queue ? { attributes: { queue } } : {}),
+      ...(Object.keys(attributes).length > 0 ? { attributes } : {}),
       ...(afterOk.length > 0 ? { afterOk } : {})
     };
   }

@@ -27,6 +27,8 @@ export interface StepDefinition {
   /** overrides of the run's site and queue for this step */
   site?: string;
   queue?: string;
+  /** wall-clock limit of the step's job; default: the queue's maximum, if it has one */
+  durationSeconds?: number;
 }
 
 export interface PipelineDefinition {
