@@ -108,6 +108,16 @@ def test_byte_offset_escapes_to_16_and_32_bit_deltas(tmp_path):
         np.testing.assert_array_equal(f["entry/data/data"][()], np.stack(frames))
 
 
+def test_unsigned_cbf_keeps_values_above_2_to_the_31(tmp_path):
+    frame = np.array([[0, 4_000_000_000, 5, 3_000_000_000, 2**32 - 1]], dtype=np.uint32)
+    fabio.cbfimage.CbfImage(data=frame).write(str(tmp_path / "u.cbf"))
+    reduce("stack", "--scan", str(tmp_path))
+    with h5py.File(tmp_path / "nexus" / "raw.nxs", "r") as f:
+        data = f["entry/data/data"][()]
+    assert data.dtype == np.uint32
+    np.testing.assert_array_equal(data[0], fabio.open(str(tmp_path / "u.cbf")).data)
+
+
 def test_stack_refuses_frames_it_cannot_stack_and_leaves_no_output(tmp_path):
     multi, sizes = tmp_path / "multi", tmp_path / "sizes"
     multi.mkdir()

@@ -6,7 +6,7 @@ import { InputError } from '../../transform/input-error.js';
 interface CbfFrame {
   rows: number;
   cols: number;
-  data: Int32Array;
+  data: Int32Array | Uint32Array;
 }
 
 /** The four bytes CBF puts between the MIME header and the binary data. */
@@ -64,7 +64,8 @@ export function decodeCbf(buffer: Buffer, source: string): CbfFrame {
     );
   }
   const type = headerValue(header, 'X-Binary-Element-Type', source);
-  if (!/^(signed|unsigned) 32-bit integer$/i.test(type)) {
+  const signedness = /^(signed|unsigned) 32-bit integer$/i.exec(type)?.[1].toLowerCase();
+  if (!signedness) {
     throw new InputError(`${source}: unsupported CBF element type "${type}"`);
   }
   const cols = Number(headerValue(header, 'X-Binary-Size-Fastest-Dimension', source));
@@ -75,5 +76,11 @@ export function decodeCbf(buffer: Buffer, source: string): CbfFrame {
   }
   const dataStart = start + BINARY_START.length;
   const packed = buffer.subarray(dataStart, dataStart + size);
-  return { rows, cols, data: decodeByteOffset(packed, rows * cols, source) };
+  const values = decodeByteOffset(packed, rows * cols, source);
+  // the sums wrap modulo 2³², so the same bits read unsigned are the unsigned values
+  return {
+    rows,
+    cols,
+    data: signedness === 'signed' ? values : new Uint32Array(values.buffer)
+  };
 }

@@ -80,11 +80,12 @@ function separated(peaks: Peak[], separation: number): Peak[] {
 function searchStack(stack: RawStack, threshold: number, options: FindOptions): Peak[] {
   const { rows, cols, frames } = stack;
   const { box, boxFrames } = options;
-  const window = new Map<number, Float64Array>();
-  const frame = (k: number): Float64Array => {
+  // frames kept in their own sample type: the window is 2·boxFrames+1 whole frames
+  const window = new Map<number, ArrayLike<number>>();
+  const frame = (k: number): ArrayLike<number> => {
     let values = window.get(k);
     if (!values) {
-      values = Float64Array.from(stack.read(k, 1) as ArrayLike<number>);
+      values = stack.read(k, 1) as ArrayLike<number>;
       window.set(k, values);
     }
     return values;

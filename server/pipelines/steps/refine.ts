@@ -48,6 +48,8 @@ const MIN_INDEXED = 6;
  */
 const OUTLIER_MEDIANS = 3;
 const MIN_TOLERANCE = 0.01;
+/** Below this share of indexed peaks the result deserves a warning in the log. */
+const LOW_INDEXED_SHARE = 0.25;
 /**
  * The first iterations fit only the better half of the indexed peaks (least trimmed squares):
  * starting 0.5° off, a fit of every peak within the tolerance settles on a compromise that
@@ -203,6 +205,13 @@ export async function refine(scanDir: string, options: RefineOptions, command: s
     if (iteration > TRIMMED_ITERATIONS && sameSet && change < 1e-12) {
       break;
     }
+  }
+  if (indexing.peaks.length < LOW_INDEXED_SHARE * peaks.length) {
+    progress(
+      'refine',
+      `warning: only ${indexing.peaks.length} of ${peaks.length} peaks indexed; many found peaks are ` +
+        'not Bragg peaks of this lattice (is the find threshold above the background?)'
+    );
   }
   const u = nearestRotation(matMul(ub, inverse(bMatrix(lattice))));
   const summary = {
