@@ -2,7 +2,8 @@
 // transform-math.md) applied per pixel: the slab's across coordinate of pixel p at angle φ is
 // u₂(φ) = α_p·cos φ + β_p·sin φ + γ_p, so 0 ≤ u₂ < 1 holds on at most two φ intervals per pixel,
 // found in closed form. Frames outside every interval are never read; within a frame only the
-// row spans [x0, x1] that can contribute are handed to the kernel. The bound is conservative
+// row spans [x0, x1] that can contribute are handed to the kernel. The in-plane coordinates
+// u₀ ∈ [0, N0), u₁ ∈ [0, N1) follow the same form and narrow the intervals further. The bound is conservative
 // (a margin in u₂ and one frame either side): the kernel decides exactly which samples land.
 import type { Geometry } from '../transform/geometry.js';
 import { goniometerBase } from '../transform/forward.js';
@@ -66,6 +67,63 @@ const MARGIN = 1e-6;
 const BLOCK = 32;
 const DEGREES = 180 / Math.PI;
 
+/** Frame intervals [first, last] where lo ≤ α·cos φ + β·sin φ + γ ≤ hi, within the scan. */
+function frameIntervals(
+  g: Geometry,
+  frames: number,
+  alpha: number,
+  beta: number,
+  gamma: number,
+  hi: number
+): number[] {
+  const radius = Math.hypot(alpha, beta);
+  const low = (-MARGIN - gamma) / radius;
+  const high = (hi + MARGIN - gamma) / radius;
+  if (!(radius > 0)) {
+    // on the φ axis: the same voxel in every frame
+    return gamma >= -MARGIN && gamma < hi + MARGIN ? [0, frames - 1] : [];
+  }
+  if (low > 1 || high < -1) {
+    return [];
+  }
+  const centre = Math.atan2(beta, alpha) * DEGREES;
+  const near = Math.acos(Math.min(1, high)) * DEGREES;
+  const far = Math.acos(Math.max(-1, low)) * DEGREES;
+  const phiEnd = g.phi_start + g.phi_step * frames;
+  const [phiMin, phiMax] = [Math.min(g.phi_start, phiEnd), Math.max(g.phi_start, phiEnd)];
+  const result: number[] = [];
+  for (const [a, b] of [
+    [centre + near, centre + far],
+    [centre - far, centre - near]
+  ]) {
+    for (let m = Math.ceil((phiMin - b) / 360); m <= Math.floor((phiMax - a) / 360); m++) {
+      const fa = (a + 360 * m - g.phi_start) / g.phi_step;
+      const fb = (b + 360 * m - g.phi_start) / g.phi_step;
+      const first = Math.max(0, Math.floor(Math.min(fa, fb)) - 1);
+      const last = Math.min(frames - 1, Math.ceil(Math.max(fa, fb)) + 1);
+      if (first <= last) {
+        result.push(first, last);
+      }
+    }
+  }
+  return result;
+}
+
+/** Frames in both interval lists, as intervals. */
+function intersect(a: number[], b: number[]): number[] {
+  const result: number[] = [];
+  for (let i = 0; i < a.length; i += 2) {
+    for (let j = 0; j < b.length; j += 2) {
+      const first = Math.max(a[i], b[j]);
+      const last = Math.min(a[i + 1], b[j + 1]);
+      if (first <= last) {
+        result.push(first, last);
+      }
+    }
+  }
+  return result;
+}
+
 export function slabFrameRegions(
   g: Geometry,
   grid: Grid,
@@ -73,10 +131,10 @@ export function slabFrameRegions(
   scan: { frames: number; rows: number; cols: number }
 ): FrameRegions {
   const { frames, rows, cols } = scan;
-  // u = S⁻¹·(UB⁻¹·Rz(φ)ᵀ·A_gᵀ·q − origin); c = third row of S⁻¹·UB⁻¹, p = A_gᵀ·q
+  // u = S⁻¹·(UB⁻¹·Rz(φ)ᵀ·A_gᵀ·q − origin); row a of S⁻¹·UB⁻¹ is c[a], p = A_gᵀ·q
   const stepsInverse = inverse(transpose(grid.steps));
-  const c = matMul(stepsInverse, inverse(g.ub_matrix))[2];
-  const shift = -matVec(stepsInverse, grid.origin)[2];
+  const c = matMul(stepsInverse, inverse(g.ub_matrix));
+  const shift = matVec(stepsInverse, grid.origin).map(x => -x);
   const toSample = transpose(goniometerBase(g));
 
   const spans = new Int32Array(2 * frames * rows);
@@ -98,10 +156,9 @@ export function slabFrameRegions(
     }
   };
   const markFrames = (first: number, last: number, y: number, x: number): void => {
-    let f = Math.max(0, first);
-    const end = Math.min(frames - 1, last);
-    while (f <= end) {
-      if (f % BLOCK === 0 && f + BLOCK - 1 <= end) {
+    let f = first;
+    while (f <= last) {
+      if (f % BLOCK === 0 && f + BLOCK - 1 <= last) {
         mark(blockSpans, f / BLOCK, y, x);
         f += BLOCK;
       } else {
@@ -110,44 +167,31 @@ export function slabFrameRegions(
       }
     }
   };
-
-  const phiFirst = g.phi_start;
-  const phiEnd = g.phi_start + g.phi_step * frames;
-  const [phiMin, phiMax] = [Math.min(phiFirst, phiEnd), Math.max(phiFirst, phiEnd)];
-  // φ interval [a, b] (degrees) and its 360° repeats → frames, widened by one each side
-  const markPhi = (a: number, b: number, y: number, x: number): void => {
-    for (let m = Math.ceil((phiMin - b) / 360); m <= Math.floor((phiMax - a) / 360); m++) {
-      const fa = (a + 360 * m - g.phi_start) / g.phi_step;
-      const fb = (b + 360 * m - g.phi_start) / g.phi_step;
-      markFrames(Math.floor(Math.min(fa, fb)) - 1, Math.ceil(Math.max(fa, fb)) + 1, y, x);
-    }
-  };
-
+  // the across coordinate first: it is the one that rules out most pixels
+  const order = [2, 0, 1];
   for (let y = 0; y < rows; y++) {
     for (let x = 0; x < cols; x++) {
       const o = 3 * (y * cols + x);
       const p = matVec(toSample, [q[o], q[o + 1], q[o + 2]]);
-      const alpha = c[0] * p[0] + c[1] * p[1];
-      const beta = c[0] * p[1] - c[1] * p[0];
-      const gamma = c[2] * p[2] + shift;
-      const radius = Math.hypot(alpha, beta);
-      const low = (-MARGIN - gamma) / radius;
-      const high = (1 + MARGIN - gamma) / radius;
-      if (!(radius > 0)) {
-        // on the φ axis: the same voxel in every frame
-        if (gamma >= -MARGIN && gamma < 1 + MARGIN) {
-          markFrames(0, frames - 1, y, x);
+      let allowed: number[] | undefined;
+      for (const a of order) {
+        const ca = c[a];
+        const intervals = frameIntervals(
+          g,
+          frames,
+          ca[0] * p[0] + ca[1] * p[1],
+          ca[0] * p[1] - ca[1] * p[0],
+          ca[2] * p[2] + shift[a],
+          grid.dims[a]
+        );
+        allowed = allowed === undefined ? intervals : intersect(allowed, intervals);
+        if (allowed.length === 0) {
+          break;
         }
-        continue;
       }
-      if (low > 1 || high < -1) {
-        continue;
+      for (let i = 0; i < allowed!.length; i += 2) {
+        markFrames(allowed![i], allowed![i + 1], y, x);
       }
-      const centre = Math.atan2(beta, alpha) * DEGREES;
-      const near = Math.acos(Math.min(1, high)) * DEGREES;
-      const far = Math.acos(Math.max(-1, low)) * DEGREES;
-      markPhi(centre + near, centre + far, y, x);
-      markPhi(centre - far, centre - near, y, x);
     }
   }
   for (let f = 0; f < frames; f++) {
