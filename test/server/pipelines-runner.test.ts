@@ -225,6 +225,28 @@ describe('pipeline runner on the local executor', () => {
     assert.equal(stack.runner.list().filter(r => r.experiment === 'exp5').length, 0);
   });
 
+  it('pushes a new scan folder of a watched experiment as a row of not-started cells, without running it', async () => {
+    fs.mkdirSync(path.join(stack.root, 'exp8'));
+    await stack.watcher.set({ experiment: 'exp8', autoRun: false, pipeline: 'test' });
+    makeScans(stack.root, 'exp8', ['fresh'], 'in');
+    const deadline = Date.now() + 20_000;
+    const pushed = () =>
+      messages.filter(m => m.type === 'pipeline-cell' && m.experiment === 'exp8');
+    while (pushed().length < 3) {
+      assert.ok(Date.now() < deadline, 'no row pushed for the new scan');
+      await new Promise(resolve => setTimeout(resolve, 100));
+    }
+    assert.deepEqual(
+      pushed().map(m => m.type === 'pipeline-cell' && [m.scan, m.step, m.cell.state]),
+      [
+        ['fresh', 'first', 'not-started'],
+        ['fresh', 'part', 'not-started'],
+        ['fresh', 'merge', 'not-started']
+      ]
+    );
+    assert.equal(stack.runner.list().filter(r => r.experiment === 'exp8').length, 0);
+  });
+
   it('starts the pipeline on a scan folder dropped into a watched experiment with auto-run on', async () => {
     makeScans(stack.root, 'exp6', ['old'], 'in');
     await stack.watcher.set({ experiment: 'exp6', autoRun: true, pipeline: 'test' });
