@@ -7,7 +7,11 @@ export const common = {
   target: 'node20',
   // some dependencies call require(); ESM output needs one
   banner: {
-    js: "import { createRequire as __nexusCreateRequire } from 'node:module'; const require = __nexusCreateRequire(import.meta.url);"
+    js: "import { createRequire as __nexusCreateRequire } from 'node:module'; const require = __nexusCreateRequire(import.meta.url); const __nexusDirname = new URL('.', import.meta.url).pathname;"
   },
+  // CommonJS dependencies (ssh2's agent) use __dirname, which ESM lacks
+  define: { __dirname: '__nexusDirname' },
+  // ssh2's optional native speed-ups (loaded in try/catch): the bundle uses its pure-JS crypto
+  external: ['cpu-features', '*.node'],
   logLevel: 'warning'
 };

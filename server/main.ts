@@ -15,6 +15,9 @@ import { PipelineDefinitions } from './pipelines/definitions.js';
 import { PipelineStore } from './pipelines/pipeline-store.js';
 import { PipelineRunner } from './pipelines/runner.js';
 import { FolderWatcher } from './pipelines/watcher.js';
+import { LoopbackChannel } from './remote/channel.js';
+import { RemoteSites } from './remote/remote-sites.js';
+import { serveStdio } from './remote/stdio-server.js';
 import { SlabService } from './slabs/slab-service.js';
 
 // nexus-server: h5grove 4 over h5wasm. Started by jupyter-server-proxy on a private unix socket,
@@ -28,6 +31,7 @@ const program = new Command('nexus-server')
   .option('--root <dir...>', 'served directory (repeatable)')
   .option('--socket <path>', 'listen on a unix socket (mode 0600)')
   .option('--port <n>', 'listen on 127.0.0.1:<n> (requires NEXUS_SERVER_TOKEN)')
+  .option('--stdio', 'serve multiplexed HTTP over stdin/stdout (a remote site, over SSH)')
   .option('--base-url <prefix>', 'URL prefix to strip before routing')
   .option('--workers <n>', 'number of HDF5 worker threads', String(Math.min(4, os.cpus().length)))
   .option('--timeout <ms>', 'per-request HDF5 timeout in ms', '60000')
@@ -44,6 +48,7 @@ const o = program.opts<{
   root?: string[];
   socket?: string;
   port?: string;
+  stdio?: boolean;
   baseUrl?: string;
   workers: string;
   timeout: string;
@@ -61,8 +66,8 @@ function fail(message: string): never {
 if (!o.root || o.root.length === 0) {
   fail('at least one --root is required');
 }
-if ((o.socket === undefined) === (o.port === undefined)) {
-  fail('exactly one of --socket or --port is required');
+if ([o.socket, o.port, o.stdio].filter(mode => mode !== undefined).length !== 1) {
+  fail('exactly one of --socket, --port or --stdio is required');
 }
 const token = process.env.NEXUS_SERVER_TOKEN || undefined;
 if (o.port !== undefined && token === undefined) {
@@ -92,6 +97,17 @@ const pool = new WorkerPool({
   timeoutMs: Number.parseInt(o.timeout, 10) || 60000,
   tsx: !bundled
 });
+if (o.stdio) {
+  // A remote site: files only (no jobs, no state), until the SSH channel closes.
+  const app = createApp({
+    roots: new Roots(o.root),
+    pool,
+    cache: new ResponseCache((Number.parseInt(o.cacheMb, 10) || 512) * 1024 * 1024)
+  });
+  await serveStdio(app);
+  await pool.close();
+  process.exit(0);
+}
 // Jupyter's data directory, as jupyter_core computes it on Linux and macOS.
 const stateDir =
   o.stateDir ??
@@ -137,10 +153,16 @@ const slabs = new SlabService({
   cacheBytes: (Number.parseInt(o.frameCacheMb, 10) || 1024) * 1024 * 1024
 });
 
-const server = createApp({
+const files = {
   roots,
   pool,
-  cache: new ResponseCache((Number.parseInt(o.cacheMb, 10) || 512) * 1024 * 1024),
+  cache: new ResponseCache((Number.parseInt(o.cacheMb, 10) || 512) * 1024 * 1024)
+};
+// Local files seen like a remote site's, for links between sites (server/remote/cross-site.ts).
+const remoteSites = new RemoteSites(sites, new LoopbackChannel(createApp(files)));
+const server = createApp({
+  ...files,
+  sites: remoteSites,
   token,
   baseUrl: o.baseUrl,
   jobs: { manager, sites, events, baseDirectory: root },
@@ -158,6 +180,7 @@ function shutdown(code = 0): void {
     fs.rmSync(o.socket, { force: true });
   }
   server.close();
+  remoteSites.close();
   events.close();
   runner.close();
   slabs.close();

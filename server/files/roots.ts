@@ -54,6 +54,44 @@ export class Roots {
     return { root, rel: rest.join('/') };
   }
 
+  /**
+   * Resolve a directory (same naming rule as files; '' is the top: the single root, or with
+   * several roots null, meaning "list the root names") to its canonical path, or throw 404.
+   */
+  async resolveDirectory(dir: string): Promise<string | null> {
+    if (dir === '' && this.dirs.length > 1) {
+      return null;
+    }
+    if (dir.includes('\0') || path.isAbsolute(dir) || dir.startsWith('\\')) {
+      throw new HttpError(404, NOT_FOUND);
+    }
+    const { root, rel } =
+      this.dirs.length > 1 && !dir.includes('/')
+        ? { root: this.byName.get(dir), rel: '' }
+        : this.split(dir);
+    if (root === undefined) {
+      throw new HttpError(404, NOT_FOUND);
+    }
+    try {
+      const realRoot = await fsp.realpath(root);
+      const realPath = await fsp.realpath(path.join(realRoot, rel));
+      if (realPath !== realRoot && !isInside(realRoot, realPath)) {
+        throw new HttpError(404, NOT_FOUND);
+      }
+      if (!(await fsp.stat(realPath)).isDirectory()) {
+        throw new HttpError(404, NOT_FOUND);
+      }
+      return realPath;
+    } catch {
+      throw new HttpError(404, NOT_FOUND);
+    }
+  }
+
+  /** Names of the roots, as the first segment of paths when there are several. */
+  get names(): string[] {
+    return [...this.byName.keys()];
+  }
+
   /** Resolve `file` to a readable regular file inside a root, or throw 404/403. */
   async resolve(file: string | undefined): Promise<ResolvedFile> {
     if (

@@ -14,11 +14,15 @@ import type { JobsContext } from '../jobs/routes.js';
 import { handleJobs } from '../jobs/routes.js';
 import type { PipelinesContext } from '../pipelines/routes.js';
 import { handlePipelines } from '../pipelines/routes.js';
+import { listDirectory } from '../files/list.js';
+import { forwardH5grove } from '../remote/cross-site.js';
+import type { RemoteSites } from '../remote/remote-sites.js';
+import { handleSites } from '../remote/routes.js';
 import { handleSlabs } from '../slabs/routes.js';
 import type { SlabService } from '../slabs/slab-service.js';
 import { isAuthorized } from './auth.js';
 import { HttpError } from './errors.js';
-import { sendBody, sendError } from './respond.js';
+import { sendBody, sendError, sendJson } from './respond.js';
 
 // Routing. Each endpoint answers with and without a trailing slash (h5web ≤ 16 vs 17) and
 // never redirects, because a redirect behind a proxy prefix can lose the prefix or the token.
@@ -33,6 +37,8 @@ export interface AppOptions extends Context {
   pipelines?: PipelinesContext;
   /** interactive HKL slabs: /slabs routes; absent, they answer 404 */
   slabs?: SlabService;
+  /** remote sites over SSH: /sites routes, global URIs and cross-site links; absent, 404 */
+  sites?: RemoteSites;
 }
 
 type Handler = (ctx: Context, q: URLSearchParams, res: ServerResponse) => Promise<void>;
@@ -90,9 +96,21 @@ export async function handleRequest(
       sendBody(res, 200, 'ok', 'text/plain');
       return;
     }
+    if (route === '/ls') {
+      sendJson(res, 200, await listDirectory(opts.roots, url.searchParams.get('path') ?? ''));
+      return;
+    }
+    if (opts.sites && (route === '/sites' || route.startsWith('/sites/'))) {
+      await handleSites(opts.sites, route, url.searchParams, res);
+      return;
+    }
     const handler = routes[route];
     if (!handler) {
       throw new HttpError(404, `Unknown endpoint ${route}`);
+    }
+    if (opts.sites && opts.sites.names.length > 0) {
+      await forwardH5grove(opts.sites, route, url.searchParams, res);
+      return;
     }
     await handler(opts, url.searchParams, res);
   } catch (err) {

@@ -35,6 +35,19 @@ export interface SiteConfig {
   setup: string[];
   fallback?: string;
   queues: QueueConfig[];
+  /** file access over SSH (server/remote/); jobs still run through `scheduler` */
+  ssh?: SshConfig;
+}
+
+export interface SshConfig {
+  host: string;
+  port: number;
+  user: string;
+  identityFile?: string;
+  knownHosts?: string;
+  node: string;
+  server: string;
+  roots: string[];
 }
 
 export interface SitesFile {
