@@ -97,7 +97,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
       readOnly: true,
       canStartKernel: false,
       serverSettings,
-      trans
+      trans,
+      onInsertSlabCode: () => void commands.execute(CommandIDs.insertSlabCode)
     });
     docRegistry.addWidgetFactory(factory);
 
@@ -182,6 +183,36 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
     });
 
+    commands.addCommand(CommandIDs.toggleSlabs, {
+      label: trans.__('Show HKL Slabs'),
+      caption: trans.__('Show or hide the HKL slab control of the NeXus Viewer'),
+      isToggled: () => !!currentView()?.slabsVisible,
+      isEnabled: () => !!currentView()?.slabs.source?.kind,
+      execute: () => {
+        const view = currentView();
+        if (view) {
+          view.slabsVisible = !view.slabsVisible;
+        }
+      }
+    });
+
+    commands.addCommand(CommandIDs.insertSlabCode, {
+      label: trans.__('Insert Code Recomputing the HKL Slab'),
+      caption: trans.__(
+        'Insert a notebook cell that recomputes the current slab (nexus-transform, or h5py for a cut)'
+      ),
+      isEnabled: () => !!currentView()?.slabs.result && !!notebooks?.currentWidget,
+      execute: async () => {
+        const slabs = currentView()?.slabs;
+        const panel = notebooks?.currentWidget;
+        if (!slabs?.result || !panel) {
+          return;
+        }
+        insertCodeCell(panel, await slabs.code());
+        app.shell.activateById(panel.id);
+      }
+    });
+
     commands.addCommand(CommandIDs.copyPath, {
       label: trans.__('Copy Viewed Dataset Path'),
       isEnabled: () => !!currentView()?.selection,
@@ -214,6 +245,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
       palette.addItem({ command: CommandIDs.openSelected, category });
       palette.addItem({ command: CommandIDs.insertCode, category });
       palette.addItem({ command: CommandIDs.copyPath, category });
+      palette.addItem({ command: CommandIDs.toggleSlabs, category });
+      palette.addItem({ command: CommandIDs.insertSlabCode, category });
     }
   }
 };

@@ -14,7 +14,9 @@ export const CommandIDs = {
   openSelected: 'nexus:open-selected',
   insertCode: 'nexus:insert-code',
   copyPath: 'nexus:copy-dataset-path',
-  openPipelines: 'nexus:open-pipelines'
+  openPipelines: 'nexus:open-pipelines',
+  toggleSlabs: 'nexus:toggle-slabs',
+  insertSlabCode: 'nexus:insert-slab-code'
 } as const;
 
 export const PIPELINES_PLUGIN_ID = 'jupyterlab-nexus:pipelines';

@@ -135,10 +135,10 @@ export function slabGrid(request: SlabRequest): Grid {
   };
 }
 
-/** Lower edges of the pixels along u and v, in multiples of u and v. */
+/** Edges of the pixels along u and v (N + 1 each), in multiples of u and v. */
 export function slabAxes(request: SlabRequest): { u: number[]; v: number[] } {
   const edges = (r: [number, number], n: number): number[] =>
-    Array.from({ length: n }, (_, i) => r[0] + ((r[1] - r[0]) * i) / n);
+    Array.from({ length: n + 1 }, (_, i) => r[0] + ((r[1] - r[0]) * i) / n);
   return {
     u: edges(request.range.u, request.resolution[0]),
     v: edges(request.range.v, request.resolution[1])

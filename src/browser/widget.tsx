@@ -13,12 +13,17 @@ import { Signal, type ISignal } from '@lumino/signaling';
 
 import { FACTORY, MODEL_FACTORY, SERVER_PREFIX, type IViewerSelection } from '../tokens';
 
+import { SlabModel } from './slab/model';
+
 const H5WebView = lazy(() => import('./H5WebView'));
+const SlabPanel = lazy(() => import('./slab/SlabPanel'));
 
 export interface INexusViewerOptions {
   path: string;
   serverSettings: ServerConnection.ISettings;
   trans: TranslationBundle;
+  /** the slab panel's "Insert code" button */
+  onInsertSlabCode: () => void;
 }
 
 /** The React side of the panel: H5Web on the companion server's h5grove API. */
@@ -29,6 +34,8 @@ export class NexusViewer extends ReactWidget {
     this._path = options.path;
     this._serverSettings = options.serverSettings;
     this._trans = options.trans;
+    this._onInsertSlabCode = options.onInsertSlabCode;
+    this._slabs = this.createSlabModel();
   }
 
   /** File path relative to the Jupyter root. */
@@ -40,6 +47,8 @@ export class NexusViewer extends ReactWidget {
     if (value !== this._path) {
       this._path = value;
       this._selection = null;
+      this._slabs.dispose();
+      this._slabs = this.createSlabModel();
       this.update();
     }
   }
@@ -52,6 +61,36 @@ export class NexusViewer extends ReactWidget {
     return this._selectionChanged;
   }
 
+  /** The slab control of this file (raw scans with geometry and transformed volumes). */
+  get slabs(): SlabModel {
+    return this._slabs;
+  }
+
+  get slabsVisible(): boolean {
+    return this._slabsVisible;
+  }
+
+  set slabsVisible(value: boolean) {
+    this._slabsVisible = value;
+    this.update();
+  }
+
+  dispose(): void {
+    this._slabs.dispose();
+    super.dispose();
+  }
+
+  private createSlabModel(): SlabModel {
+    const model = new SlabModel(
+      URLExt.join(this._serverSettings.baseUrl, SERVER_PREFIX),
+      this._serverSettings.token,
+      this._path
+    );
+    model.changed.connect(() => this.update());
+    void model.loadSource();
+    return model;
+  }
+
   /** Drop H5Web's cache and re-read the file. */
   refresh(): void {
     this._resetKey += 1;
@@ -60,21 +99,35 @@ export class NexusViewer extends ReactWidget {
 
   protected render(): JSX.Element {
     const url = URLExt.join(this._serverSettings.baseUrl, SERVER_PREFIX);
+    const loading = (
+      <div className="jp-NexusViewer-loading">{this._trans.__('Loading NeXus Viewer…')}</div>
+    );
+    const showSlabs = this._slabsVisible && !!this._slabs.source?.kind;
     return (
-      <Suspense
-        fallback={
-          <div className="jp-NexusViewer-loading">{this._trans.__('Loading NeXus Viewer…')}</div>
-        }
-      >
-        <H5WebView
-          key={this._path}
-          url={url}
-          filepath={this._path}
-          token={this._serverSettings.token}
-          resetKey={this._resetKey}
-          onSelection={this._onSelection}
-        />
-      </Suspense>
+      <div className="jp-NexusViewer-layout">
+        <div className="jp-NexusViewer-main">
+          <Suspense fallback={loading}>
+            <H5WebView
+              key={this._path}
+              url={url}
+              filepath={this._path}
+              token={this._serverSettings.token}
+              resetKey={this._resetKey}
+              onSelection={this._onSelection}
+            />
+          </Suspense>
+        </div>
+        {showSlabs && (
+          <Suspense fallback={loading}>
+            <SlabPanel
+              key={this._path}
+              model={this._slabs}
+              trans={this._trans}
+              onInsertCode={this._onInsertSlabCode}
+            />
+          </Suspense>
+        )}
+      </div>
     );
   }
 
@@ -89,6 +142,9 @@ export class NexusViewer extends ReactWidget {
   };
 
   private _path: string;
+  private _slabs: SlabModel;
+  private _slabsVisible = true;
+  private _onInsertSlabCode: () => void;
   private _serverSettings: ServerConnection.ISettings;
   private _trans: TranslationBundle;
   private _resetKey = 0;
@@ -120,6 +176,7 @@ export class NoContentModelFactory extends TextModelFactory {
 export interface INexusWidgetFactoryOptions extends DocumentRegistry.IWidgetFactoryOptions<NexusDocument> {
   serverSettings: ServerConnection.ISettings;
   trans: TranslationBundle;
+  onInsertSlabCode: () => void;
 }
 
 export class NexusWidgetFactory extends ABCWidgetFactory<NexusDocument> {
@@ -127,6 +184,7 @@ export class NexusWidgetFactory extends ABCWidgetFactory<NexusDocument> {
     super(options);
     this._serverSettings = options.serverSettings;
     this._trans = options.trans;
+    this._onInsertSlabCode = options.onInsertSlabCode;
   }
 
   protected createNewWidget(context: DocumentRegistry.Context): NexusDocument {
@@ -142,7 +200,8 @@ export class NexusWidgetFactory extends ABCWidgetFactory<NexusDocument> {
     const content = new NexusViewer({
       path: context.localPath,
       serverSettings: this._serverSettings,
-      trans: this._trans
+      trans: this._trans,
+      onInsertSlabCode: this._onInsertSlabCode
     });
     const widget = new DocumentWidget({ content, context });
     widget.addClass('jp-NexusDocument');
@@ -164,6 +223,7 @@ export class NexusWidgetFactory extends ABCWidgetFactory<NexusDocument> {
 
   private _serverSettings: ServerConnection.ISettings;
   private _trans: TranslationBundle;
+  private _onInsertSlabCode: () => void;
 }
 
 export { FACTORY };

@@ -32,7 +32,7 @@ export interface SlabInfo {
   kind: SlabKind;
   /** the thin grid: voxel (i, j, 0) covers origin + (i + a)·steps[0] + (j + b)·steps[1] + c·steps[2] */
   grid: { origin: HklVector; steps: [HklVector, HklVector, HklVector]; dims: [number, number, 1] };
-  /** lower edges of the pixels along u and v, in multiples of u and v */
+  /** edges of the pixels along u and v (N + 1 each), in multiples of u and v */
   axes: { u: number[]; v: number[] };
   /** axis labels such as "H (r.l.u.)" or "[1 1 0] (r.l.u.)" */
   labels: { u: string; v: string };

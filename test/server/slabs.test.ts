@@ -80,7 +80,6 @@ function decode(body: ArrayBuffer): { header: SlabSnapshot; v: Float32Array; n: 
 describe('interactive slabs', () => {
   const root = tempDir('slabs-');
   const scan = path.join(root, 'scan.nxs');
-  const long = path.join(root, 'long.nxs');
   let pool: WorkerPool;
   let service: SlabService;
   let url: string;
