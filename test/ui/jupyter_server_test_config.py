@@ -66,3 +66,7 @@ intact.mkdir()
 frame = broken / "frame_00002.tif"
 shutil.copyfile(frame, intact / frame.name)
 frame.write_bytes(frame.read_bytes()[:1000])
+# An experiment without scans yet, and a scan staged outside it: the auto-run test moves it in
+# with one rename, the way an acquisition that writes elsewhere first would drop it.
+(root / "auto-experiment").mkdir()
+demo.main([str(root / "staging" / "scan_01"), "--tiff-scan", "--frames", "60", "--size", "192"])

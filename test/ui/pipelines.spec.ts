@@ -315,4 +315,40 @@ test.describe('pipeline sidebar', () => {
     ).not.toHaveCount(0);
     await page.screenshot({ path: resolve(artifacts, 'pipelines-retried.png') });
   });
+
+  test('with auto-run on, a scan folder dropped into the experiment runs by itself', async ({
+    page
+  }) => {
+    const sidebar = await openSidebar(page);
+    await page.evaluate(async () => {
+      await window.jupyterapp.commands.execute('nexus:open-pipelines', {
+        path: 'auto-experiment'
+      });
+    });
+    await expect(sidebar.getByText('No scan folders in auto-experiment.')).toBeVisible();
+    const autoRun = sidebar.getByRole('checkbox', { name: 'Auto-run new scans in this folder' });
+    await expect(autoRun).not.toBeChecked();
+    await autoRun.click();
+    await expect(autoRun).toBeChecked();
+    await expect
+      .poll(async () => {
+        const response = await page.request.get('nexus/pipelines/watch?experiment=auto-experiment');
+        return ((await response.json()) as { autoRun: boolean }).autoRun;
+      })
+      .toBe(true);
+
+    const moved = await page.request.patch('api/contents/staging/scan_01', {
+      data: { path: 'auto-experiment/scan_01' }
+    });
+    expect(moved.status()).toBe(200);
+    await expect(sidebar.locator('.jp-NexusPipelines-scanHeader')).toHaveText(['scan_01'], {
+      timeout: 60000
+    });
+    await expect(sidebar.locator('.jp-NexusPipelines-runItem', { hasText: '(auto)' })).toHaveCount(
+      1
+    );
+    await page.screenshot({ path: resolve(artifacts, 'pipelines-auto-run.png') });
+    await waitUntilAllDone(sidebar, PIPELINE_TIMEOUT);
+    await expect(cells(sidebar)).toHaveCount(7);
+  });
 });
