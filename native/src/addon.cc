@@ -166,8 +166,9 @@ Napi::Value StartBinning(const Napi::CallbackInfo& info) {
   for (std::uint32_t axis = 0; axis < 3; ++axis) {
     const Napi::Value d = dims.As<Napi::Array>().Get(axis);
     const double value = d.IsNumber() ? d.As<Napi::Number>().DoubleValue() : -1;
-    if (!(value >= 1 && value <= 4294967295.0) || value != static_cast<double>(static_cast<std::uint32_t>(value))) {
-      fail(env, "dims must hold three positive integers, got " + dims.ToString().Utf8Value());
+    // below 2^31: the vector path converts voxel coordinates to signed 32-bit integers
+    if (!(value >= 1 && value <= 2147483647.0) || value != static_cast<double>(static_cast<std::uint32_t>(value))) {
+      fail(env, "dims must hold three positive integers below 2^31, got " + dims.ToString().Utf8Value());
     }
     job.dims[axis] = static_cast<std::uint32_t>(value);
     voxels *= value;

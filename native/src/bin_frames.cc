@@ -3,6 +3,8 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <array>
+#include <cmath>
 #include <barrier>
 #include <exception>
 #include <mutex>
@@ -22,21 +24,18 @@ namespace {
 // native/README.md). A private v+n grid per thread would cost 1 GB each plus a merge pass;
 // atomic adds on doubles (std::atomic_ref<double>::fetch_add is a lock cmpxchg loop on x86)
 // make the result depend on thread timing. Instead every voxel has exactly one owning thread
-// (interleaved runs of 4096 voxels, so owners balance even when a frame lights up one corner
-// of the grid):
-//   fill:  each thread maps a contiguous pixel range of a block and appends the hits to one
-//          bucket per owner;
-//   drain: each owner adds the buckets addressed to it, taking the sources in order.
-// Every voxel therefore receives its samples in the sequential order above, so the result is
-// bit-identical for any thread count. Buckets are double-buffered: in one step a thread drains
-// block b-1 and fills block b, so one barrier per block suffices. They cost 2 × 16 B × 32K
-// samples per thread, independent of the grid size.
+// (Partition) and thread t maps the pixels of band t of the detector. Its hits in voxels it
+// owns are added at once; the others (0.1 % in the benchmark) go to a bucket for their owner,
+// added in the next step, after a barrier. A first version owned voxels in interleaved runs of
+// 4096, so that half of all hits crossed between threads: 2 threads did 108 Mpix per
+// CPU-second against 164 for one thread; bands do 127.
+// Every voxel receives its samples in an order fixed by the thread count, so results are
+// reproducible; between thread counts they differ by float64 rounding only (not at all for
+// integer counts and power-of-2 weights, whose sums are exact).
 constexpr std::size_t kGroup = 4;
 constexpr std::size_t kSequentialBlockSamples = std::size_t{1} << 20;
-// Small enough that a thread's buckets of both parities (2 × 16 B × 32K) stay in its L2 cache:
-// with 1M-sample blocks the buckets went through memory and cost 4 ns per sample.
-constexpr std::size_t kParallelSamplesPerThread = std::size_t{1} << 15;
-constexpr unsigned kOwnerShift = 12;
+// Bounds the crossing buckets (16 B per hit, two parities) when a geometry makes bands overlap.
+constexpr std::size_t kParallelSamplesPerThread = std::size_t{1} << 20;
 // Hits are handed from the mapping to the accumulation in L1-resident chunks (8 KiB).
 constexpr std::size_t kChunk = 512;
 
@@ -99,24 +98,90 @@ class FrameProgress {
 };
 
 // The samples of frames [firstFrame, endFrame) (at most kGroup of them) and pixels
-// [firstPixel, endPixel): the unit of work between two cancellation checks.
+// [firstPixel, endPixel) of a pixel range (the detector, or each thread's band): the unit of
+// work between two cancellation checks.
 struct Block {
   std::size_t firstFrame, endFrame, firstPixel, endPixel;
 };
 
-// Blocks of about `samples` samples in accumulation order: groups of kGroup consecutive frames,
-// each cut into pixel ranges.
-std::vector<Block> blocksOf(const BinJob& job, std::size_t samples) {
+// Blocks of about `samples` samples over `pixels` pixels, in accumulation order: groups of
+// kGroup consecutive frames, each cut into pixel ranges.
+std::vector<Block> blocksOf(const BinJob& job, std::size_t pixels, std::size_t samples) {
   std::vector<Block> blocks;
   for (std::size_t first = 0; first < job.frameCount; first += kGroup) {
     const std::size_t end = std::min(job.frameCount, first + kGroup);
-    const std::size_t pixels = std::max<std::size_t>(1, samples / (end - first));
-    for (std::size_t p = 0; p < job.pixelCount; p += pixels) {
-      blocks.push_back({first, end, p, std::min(job.pixelCount, p + pixels)});
+    const std::size_t step = std::max<std::size_t>(1, samples / (end - first));
+    for (std::size_t p = 0; p < pixels; p += step) {
+      blocks.push_back({first, end, p, std::min(pixels, p + step)});
     }
   }
   return blocks;
 }
+
+// Frames are done when the last block of their group is.
+std::size_t framesDoneAfter(const Block& block, std::size_t pixels) {
+  return block.endPixel == pixels ? block.endFrame : block.firstFrame;
+}
+
+// Voxel ownership for the threads of one call. Thread t maps the pixels of band t (a contiguous
+// range of pixel indices: a horizontal band of the detector). Within a frame, a band's hits lie
+// on one side of a plane through the grid, because a row of pixels scatters into a plane. The
+// owner of voxel (i, j, k) is therefore taken from its coordinate s = d·(i, j, k) along the
+// direction d joining the bands' centroids (mapped with the call's middle frame), cut halfway
+// between neighbouring centroids. Most hits of a band then land in voxels its own thread owns
+// and are added right away; only hits near a cut cross to another thread. Any partition is
+// correct (every voxel has exactly one owner); this one keeps the crossing traffic small.
+class Partition {
+ public:
+  Partition(const BinJob& job, unsigned threads) {
+    const double* m = job.maps + 12 * (job.frameCount / 2);
+    std::vector<std::array<double, 3>> centroids(threads, {0, 0, 0});
+    for (unsigned t = 0; t < threads; ++t) {
+      const std::size_t begin = bandBegin(job, threads, t), end = bandBegin(job, threads, t + 1);
+      const std::size_t stride = std::max<std::size_t>(1, (end - begin) / 4096);
+      std::size_t used = 0;
+      for (std::size_t p = begin; p < end; p += stride) {
+        const double* q = job.q + 3 * p;
+        std::array<double, 3> u;
+        for (int r = 0; r < 3; ++r) u[r] = m[3 * r] * q[0] + m[3 * r + 1] * q[1] + m[3 * r + 2] * q[2] + m[9 + r];
+        if (!std::isfinite(u[0] + u[1] + u[2])) continue;
+        for (int r = 0; r < 3; ++r) centroids[t][r] += u[r];
+        ++used;
+      }
+      for (int r = 0; r < 3; ++r) centroids[t][r] /= std::max<std::size_t>(1, used);
+    }
+    for (int r = 0; r < 3; ++r) direction_[r] = centroids[threads - 1][r] - centroids[0][r];
+    for (unsigned t = 0; t + 1 < threads; ++t) {
+      cuts_.push_back((coordinate(centroids[t]) + coordinate(centroids[t + 1])) / 2);
+    }
+    // Odd geometries can give unsorted or non-finite cuts: still a partition, just a slower one.
+    for (double& cut : cuts_) {
+      if (!std::isfinite(cut)) cut = 0;
+    }
+    std::sort(cuts_.begin(), cuts_.end());
+  }
+
+  static std::size_t bandBegin(const BinJob& job, unsigned threads, unsigned band) {
+    return job.pixelCount * band / threads;
+  }
+
+  const double* direction() const { return direction_; }
+
+  // Counting the cuts at or below the coordinate, branch-free: one compare for two threads.
+  std::uint16_t ownerOf(double coordinate) const {
+    std::uint16_t owner = 0;
+    for (const double cut : cuts_) owner += coordinate >= cut;
+    return owner;
+  }
+
+ private:
+  double coordinate(const std::array<double, 3>& u) const {
+    return direction_[0] * u[0] + direction_[1] * u[1] + direction_[2] * u[2];
+  }
+
+  double direction_[3];
+  std::vector<double> cuts_;
+};
 
 template <typename Pixel>
 struct FrameGroup {
@@ -138,6 +203,7 @@ const bool kHasAvx2 = (__builtin_cpu_init(), __builtin_cpu_supports("avx2"));
 template <typename Pixel, typename Sink>
 __attribute__((target("avx2"))) void mapFullGroupAvx2(const BinJob& job,
                                                       const FrameGroup<Pixel>& group,
+                                                      const Partition* partition,
                                                       std::size_t firstPixel,
                                                       std::size_t endPixel, Sink& sink) {
   static_assert(kGroup == 4, "one frame per lane of a 4-double vector");
@@ -154,10 +220,16 @@ __attribute__((target("avx2"))) void mapFullGroupAvx2(const BinJob& job,
   const __m128i n1 = _mm_set1_epi32(static_cast<int>(job.dims[1]));
   const std::uint8_t* mask = job.mask;
   const double* q = job.q;
+  const double* direction = partition != nullptr ? partition->direction() : nullptr;
+  const __m256d d0 = _mm256_set1_pd(direction != nullptr ? direction[0] : 0);
+  const __m256d d1 = _mm256_set1_pd(direction != nullptr ? direction[1] : 0);
+  const __m256d d2 = _mm256_set1_pd(direction != nullptr ? direction[2] : 0);
 
   Sample hits[kChunk + kGroup];
+  std::uint16_t owners[kChunk + kGroup];
   std::size_t count = 0;
   alignas(32) double values[kGroup];
+  alignas(32) double coordinates[kGroup];
   alignas(16) std::uint32_t voxels[kGroup];
   for (std::size_t p = firstPixel; p < endPixel; ++p) {
     if (mask != nullptr && mask[p] != 0) continue;
@@ -194,22 +266,33 @@ __attribute__((target("avx2"))) void mapFullGroupAvx2(const BinJob& job,
         _mm_add_epi32(_mm_mullo_epi32(_mm_add_epi32(_mm_mullo_epi32(k, n1), j), n0), i);
     _mm_store_si128(reinterpret_cast<__m128i*>(voxels), voxel);
     _mm256_store_pd(values, value);
+    if (partition != nullptr) {
+      _mm256_store_pd(coordinates,
+                      _mm256_add_pd(_mm256_add_pd(_mm256_mul_pd(_mm256_cvtepi32_pd(i), d0),
+                                                  _mm256_mul_pd(_mm256_cvtepi32_pd(j), d1)),
+                                    _mm256_mul_pd(_mm256_cvtepi32_pd(k), d2)));
+    }
     for (std::size_t g = 0; g < kGroup; ++g) {
-      if (lanes & (1 << g)) hits[count++] = {voxels[g], group.frameIndex[g], values[g]};
+      if (!(lanes & (1 << g))) continue;
+      if (partition != nullptr) owners[count] = partition->ownerOf(coordinates[g]);
+      hits[count++] = {voxels[g], group.frameIndex[g], values[g]};
     }
     if (count >= kChunk) {
-      sink(static_cast<const Sample*>(hits), count);
+      sink(static_cast<const Sample*>(hits), static_cast<const std::uint16_t*>(owners), count);
       count = 0;
     }
   }
-  if (count > 0) sink(static_cast<const Sample*>(hits), count);
+  if (count > 0) {
+    sink(static_cast<const Sample*>(hits), static_cast<const std::uint16_t*>(owners), count);
+  }
 }
 
 template <typename Pixel>
 class SampleMapper {
  public:
-  explicit SampleMapper(const BinJob& job)
+  SampleMapper(const BinJob& job, const Partition* partition)
       : job_(job),
+        partition_(partition),
         frames_(static_cast<const Pixel*>(job.frames)),
         limit0_(job.dims[0]),
         limit1_(job.dims[1]),
@@ -219,8 +302,9 @@ class SampleMapper {
     return job_.weights != nullptr ? job_.weights[frame] : 1.0;
   }
 
-  // Calls sink(hits, count) with every contributing sample of the block's frames and of pixels
-  // [firstPixel, endPixel), pixel by pixel and, within a pixel, frame by frame, in chunks.
+  // Calls sink(hits, owners, count) with every contributing sample of the block's frames and of
+  // pixels [firstPixel, endPixel), pixel by pixel and, within a pixel, frame by frame, in
+  // chunks; owners[i] is the thread owning hits[i].voxel when the mapper has a partition.
   template <typename Sink>
   void map(const Block& block, std::size_t firstPixel, std::size_t endPixel, Sink&& sink) const {
     FrameGroup<Pixel> group;
@@ -234,7 +318,7 @@ class SampleMapper {
     }
     if (group.frames == 0) return;
     if (group.frames == kGroup && kHasAvx2) {
-      mapFullGroupAvx2(job_, group, firstPixel, endPixel, sink);
+      mapFullGroupAvx2(job_, group, partition_, firstPixel, endPixel, sink);
     } else {
       mapGroup(group, firstPixel, endPixel, sink);
     }
@@ -245,10 +329,12 @@ class SampleMapper {
   void mapGroup(const FrameGroup<Pixel>& group, std::size_t firstPixel, std::size_t endPixel,
                 Sink& sink) const {
     Sample hits[kChunk + kGroup];
+    std::uint16_t owners[kChunk + kGroup];
     std::size_t count = 0;
     const std::uint8_t* mask = job_.mask;
     const double* q = job_.q;
     const std::uint32_t n0 = job_.dims[0], n1 = job_.dims[1];
+    const double* direction = partition_ != nullptr ? partition_->direction() : nullptr;
     for (std::size_t p = firstPixel; p < endPixel; ++p) {
       if (mask != nullptr && mask[p] != 0) continue;
       const double qx = q[3 * p], qy = q[3 * p + 1], qz = q[3 * p + 2];
@@ -266,21 +352,27 @@ class SampleMapper {
         if (!(u0 >= 0 && u0 < limit0_ && u1 >= 0 && u1 < limit1_ && u2 >= 0 && u2 < limit2_)) {
           continue;
         }
-        const std::uint32_t voxel = (static_cast<std::uint32_t>(u2) * n1 +
-                                     static_cast<std::uint32_t>(u1)) * n0 +
-                                    static_cast<std::uint32_t>(u0);
-        hits[count++] = {voxel, group.frameIndex[g], value};
+        const auto i = static_cast<std::uint32_t>(u0);
+        const auto j = static_cast<std::uint32_t>(u1);
+        const auto k = static_cast<std::uint32_t>(u2);
+        if (direction != nullptr) {
+          owners[count] = partition_->ownerOf(direction[0] * i + direction[1] * j + direction[2] * k);
+        }
+        hits[count++] = {(k * n1 + j) * n0 + i, group.frameIndex[g], value};
       }
       if (count >= kChunk) {
-        sink(static_cast<const Sample*>(hits), count);
+        sink(static_cast<const Sample*>(hits), static_cast<const std::uint16_t*>(owners), count);
         count = 0;
       }
     }
-    if (count > 0) sink(static_cast<const Sample*>(hits), count);
+    if (count > 0) {
+      sink(static_cast<const Sample*>(hits), static_cast<const std::uint16_t*>(owners), count);
+    }
   }
 
  private:
   const BinJob& job_;
+  const Partition* partition_;
   const Pixel* frames_;
   double limit0_, limit1_, limit2_;
 };
@@ -293,23 +385,19 @@ void addInOrder(RunAccumulator& grid, const SampleMapper<Pixel>& mapper, const S
   }
 }
 
-// Frames are done when the last block of their group is.
-std::size_t framesDoneAfter(const BinJob& job, const Block& block) {
-  return block.endPixel == job.pixelCount ? block.endFrame : block.firstFrame;
-}
-
 template <typename Pixel>
 bool binSequential(const BinJob& job, const std::atomic<bool>& cancelled,
                    FrameProgress& progress) {
-  const SampleMapper<Pixel> mapper(job);
+  const SampleMapper<Pixel> mapper(job, nullptr);
   RunAccumulator grid(job.v, job.n);
-  for (const Block& block : blocksOf(job, kSequentialBlockSamples)) {
+  for (const Block& block : blocksOf(job, job.pixelCount, kSequentialBlockSamples)) {
     if (cancelled.load(std::memory_order_relaxed)) return false;
-    mapper.map(block, block.firstPixel, block.endPixel, [&](const Sample* hits, std::size_t count) {
-      addInOrder(grid, mapper, hits, count);
-    });
+    mapper.map(block, block.firstPixel, block.endPixel,
+               [&](const Sample* hits, const std::uint16_t*, std::size_t count) {
+                 addInOrder(grid, mapper, hits, count);
+               });
     grid.flush();
-    progress.framesDone(framesDoneAfter(job, block));
+    progress.framesDone(framesDoneAfter(block, job.pixelCount));
   }
   return true;
 }
@@ -317,27 +405,25 @@ bool binSequential(const BinJob& job, const std::atomic<bool>& cancelled,
 template <typename Pixel>
 bool binParallel(const BinJob& job, const std::atomic<bool>& cancelled, FrameProgress& progress) {
   const unsigned threads = job.threads;
-  const SampleMapper<Pixel> mapper(job);
-  const std::vector<Block> blocks =
-      blocksOf(job, kParallelSamplesPerThread * threads);
+  const Partition partition(job, threads);
+  const SampleMapper<Pixel> mapper(job, &partition);
+  // blocks cut every band the same way (bands differ by at most one pixel)
+  const std::size_t widestBand = Partition::bandBegin(job, threads, 1) + 1;
+  const std::vector<Block> blocks = blocksOf(job, widestBand, kParallelSamplesPerThread);
 
-  const std::size_t voxels = std::size_t{job.dims[0]} * job.dims[1] * job.dims[2];
-  std::vector<std::uint16_t> owner((voxels >> kOwnerShift) + 1);
-  for (std::size_t i = 0; i < owner.size(); ++i) owner[i] = static_cast<std::uint16_t>(i % threads);
-
-  // buckets[parity][source * threads + owner]
+  // buckets[parity][source * threads + owner]: the hits a thread mapped into another's voxels
   std::vector<std::vector<Sample>> buckets[2] = {
       std::vector<std::vector<Sample>>(std::size_t{threads} * threads),
       std::vector<std::vector<Sample>>(std::size_t{threads} * threads)};
 
-  std::size_t step = 0;  // step s fills block s and drains block s - 1
+  std::size_t step = 0;  // step s maps block s and adds the crossing hits of block s - 1
   bool stop = false;
   bool completed = false;
   std::exception_ptr failure;
   std::mutex failureMutex;
 
   auto endOfStep = [&]() noexcept {
-    if (step >= 1) progress.framesDone(framesDoneAfter(job, blocks[step - 1]));
+    if (step >= 1) progress.framesDone(framesDoneAfter(blocks[step - 1], widestBand));
     ++step;
     completed = step > blocks.size();
     stop = completed || failure != nullptr || cancelled.load(std::memory_order_relaxed);
@@ -346,6 +432,8 @@ bool binParallel(const BinJob& job, const std::atomic<bool>& cancelled, FramePro
 
   auto work = [&](unsigned self) {
     std::vector<std::vector<Sample>> mine(threads);
+    const std::size_t bandBegin = Partition::bandBegin(job, threads, self);
+    const std::size_t bandEnd = Partition::bandBegin(job, threads, self + 1);
     while (true) {
       try {
         if (step >= 1) {
@@ -365,14 +453,23 @@ bool binParallel(const BinJob& job, const std::atomic<bool>& cancelled, FramePro
             mine[o].clear();
           }
           const Block& block = blocks[step];
-          const std::size_t share = (block.endPixel - block.firstPixel + threads - 1) / threads;
-          const std::size_t begin = std::min(block.endPixel, block.firstPixel + share * self);
-          const std::size_t end = std::min(block.endPixel, begin + share);
-          mapper.map(block, begin, end, [&](const Sample* hits, std::size_t count) {
-            for (std::size_t i = 0; i < count; ++i) {
-              mine[owner[hits[i].voxel >> kOwnerShift]].push_back(hits[i]);
-            }
-          });
+          const std::size_t begin = std::min(bandEnd, bandBegin + block.firstPixel);
+          const std::size_t end = std::min(bandEnd, bandBegin + block.endPixel);
+          RunAccumulator grid(job.v, job.n);
+          mapper.map(block, begin, end,
+                     [&](const Sample* hits, const std::uint16_t* owners, std::size_t count) {
+                       // Runs of own hits go through the same tight loop as in one thread;
+                       // the rare crossing hits (0.1 % in the benchmark) between them.
+                       std::size_t run = 0;
+                       for (std::size_t i = 0; i < count; ++i) {
+                         if (owners[i] == self) continue;
+                         addInOrder(grid, mapper, hits + run, i - run);
+                         mine[owners[i]].push_back(hits[i]);
+                         run = i + 1;
+                       }
+                       addInOrder(grid, mapper, hits + run, count - run);
+                     });
+          grid.flush();
           for (unsigned o = 0; o < threads; ++o) std::swap(mine[o], shared[o]);
         }
       } catch (...) {
@@ -410,6 +507,7 @@ bool binTyped(const BinJob& job, const std::atomic<bool>& cancelled, FrameProgre
 
 bool binFrames(const BinJob& job, const std::atomic<bool>& cancelled,
                const std::function<void(std::size_t)>& progress) {
+  if (job.frameCount == 0) return true;
   FrameProgress frameProgress(progress);
   switch (job.pixelType) {
     case PixelType::Int8: return binTyped<std::int8_t>(job, cancelled, frameProgress);

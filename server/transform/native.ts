@@ -15,11 +15,12 @@
  * Sums are float64. Integer counts (and weights that are multiples of a power of 2, such as 1)
  * add exactly in float64 up to 2^53 whatever the order, hence `--subset i/N` parts of such data
  * merge to exactly the whole transform; float32 sums would round once a voxel passes 2^24
- * counts. The kernel adds the samples of a call in a fixed order, independent of `threads`:
- * groups of 4 consecutive frames, pixel by pixel within a group, frame by frame within a pixel
- * (so that q_p is read once per group and neighbouring samples hit the same voxel). Results
- * are therefore bit-identical for any thread count; fractional values and weights differ
- * from other orders (other chunkings of the frames) by float64 rounding only.
+ * counts. The kernel adds the samples of a call in groups of 4 consecutive frames, pixel by
+ * pixel within a group, frame by frame within a pixel (so that q_p is read once per group and
+ * neighbouring samples hit the same voxel); with several threads, each voxel's samples come in
+ * an order fixed by the thread count. Results are reproducible for a given `threads`; fractional
+ * values and weights differ between thread counts, or chunkings of the frames, by float64
+ * rounding only.
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
