@@ -40,7 +40,7 @@ export class EventsSocket {
   }
 
   get isConnected(): boolean {
-    return this._socket?.readyState === WebSocket.OPEN;
+    return !!this._socket && this._socket.readyState === this._socket.OPEN;
   }
 
   get isDisposed(): boolean {
