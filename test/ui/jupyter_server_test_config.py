@@ -51,6 +51,8 @@ for source in (
     target.chmod(0o644)
 (root / "truncated.nxs").write_bytes(chopper.read_bytes()[:4096])
 demo.main([str(root), "--frames", "30", "--size", "128"])
+# slabs.spec.ts: half a rotation, so that the L = 0 and H = K planes hold several Bragg peaks
+demo.main([str(root), "--frames", "360", "--size", "128", "--name", "slab_scan.nxs"])
 
 # Pipeline experiments for pipelines.spec.ts: TIFF-frame scans of the synthetic crystal (truth.json
 # holds the true UB and lattice). `broken-experiment` has a truncated frame; the intact frame is
