@@ -38,7 +38,7 @@ function nextConnection(socket: EventsSocket): Promise<boolean> {
 test('connects with the token as a query parameter, emits parsed messages, reconnects', async () => {
   const { wss, url } = await serverOnFreePort();
   const paths: string[] = [];
-  wss.on('connection', (client, req) => paths.push(req.url ?? ''));
+  wss.on('connection', (_client, req) => paths.push(req.url ?? ''));
   const socket = new EventsSocket({ serverSettings: settings(url, 'a b'), maxDelay: 200 });
   try {
     assert.equal(await nextConnection(socket), true);
