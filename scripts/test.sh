@@ -27,5 +27,17 @@ else
   echo "== NOT RUN npm run test:slurm — Slurm not running: start it with sudo scripts/slurm-up.sh"
   notrun=$((notrun + 1))
 fi
+# The remote-site suite needs a real sshd on loopback and a second account (as root:
+# scripts/sshd-up.sh); the same rule: not run without them, required in CI (NEXUS_REQUIRE_SSHD=1).
+sshd_port=$(sed -n 's/^NEXUS_SSHD_PORT=//p' /run/nexus-sshd/env 2>/dev/null)
+if [ -n "$sshd_port" ] && timeout 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/$sshd_port" 2>/dev/null; then
+  run npm run test:remote
+elif [ "${NEXUS_REQUIRE_SSHD:-0}" = 1 ]; then
+  echo "== sshd for the remote-site tests not running (required here): sudo scripts/sshd-up.sh"
+  failed=$((failed + 1))
+else
+  echo "== NOT RUN npm run test:remote — no test sshd: start it with sudo scripts/sshd-up.sh"
+  notrun=$((notrun + 1))
+fi
 echo "suites: $passed passed, $failed failed, $notrun not run"
 [ "$failed" -eq 0 ]

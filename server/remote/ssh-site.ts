@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { PassThrough } from 'node:stream';
 import { Client, type ConnectConfig } from 'ssh2';
 import { HttpError } from '../http/errors.js';
 import type { SshConfig } from '../jobs/sites.js';
@@ -119,10 +120,16 @@ export class SshSite implements SiteChannel {
           channel.stderr.on('data', (d: Buffer) => {
             stderr = (stderr + d.toString()).slice(-2000);
           });
-          const mux = new Mux(channel, channel);
+          // Frames are read from a pipe that ends only when the channel closes, by then with
+          // the remote server's last stderr line (why it stopped) in hand.
+          const frames = new PassThrough();
+          channel.pipe(frames, { end: false });
+          const mux = new Mux(channel, frames);
           this.current = mux;
           const lost = (): void => {
-            const last = stderr.trim().split('\n').pop();
+            // node ends a crash report with its version: the reason is the last error line
+            const lines = stderr.trim().split('\n');
+            const last = lines.filter(l => /error/i.test(l)).pop() ?? lines.pop();
             mux.close(new Error(last ? `remote server: ${last}` : 'connection closed'));
             if (this.current === mux) {
               this.bytesBefore += mux.bytesIn;
