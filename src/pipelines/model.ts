@@ -332,6 +332,9 @@ export class PipelineModel extends VDomModel {
     await this._guard(async () => {
       const runs = await this._api.runs(filter === 'all' ? undefined : filter);
       if (this._runFilter === filter) {
+        // The run being looked at stays open when the filter leaves it out.
+        const open = this.openRun;
+        this._openRunFallback = open && !runs.some(run => run.id === open.id) ? open : null;
         this._runs = runs;
       }
     });

@@ -297,6 +297,20 @@ test.describe('pipeline sidebar', () => {
     });
     await page.screenshot({ path: resolve(artifacts, 'pipelines-failed.png') });
 
+    // The run list's filters are the server's: the failed run is under Failed, not Completed.
+    const runItems = sidebar.locator('.jp-NexusPipelines-runItem');
+    const brokenRun = runItems.filter({ hasText: 'broken-experiment' });
+    const filter = (name: string) => sidebar.getByRole('tab', { name }).click();
+    await filter('Failed');
+    await expect(brokenRun).toHaveCount(1);
+    for (const state of await runItems.evaluateAll(items => items.map(i => i.dataset.state))) {
+      expect(['failed', 'canceled']).toContain(state);
+    }
+    await filter('Completed');
+    await expect(brokenRun).toHaveCount(0);
+    // The open run stays open when the filter leaves it out.
+    await expect(detail.locator('.jp-NexusPipelines-runState')).toHaveText('failed');
+
     // Put the intact frame back through the contents API, then retry the run.
     const intact = await page.request.get(
       'api/contents/intact-frames/frame_00002.tif?content=1&type=file&format=base64'
@@ -314,6 +328,10 @@ test.describe('pipeline sidebar', () => {
       detail.locator('.jp-NexusPipelines-events tbody tr', { hasText: 'retried' })
     ).not.toHaveCount(0);
     await page.screenshot({ path: resolve(artifacts, 'pipelines-retried.png') });
+    await filter('Completed');
+    await expect(brokenRun).toHaveCount(1);
+    await filter('Failed');
+    await expect(brokenRun).toHaveCount(0);
   });
 
   test('with auto-run on, a scan folder dropped into the experiment runs by itself', async ({
