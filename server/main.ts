@@ -5,6 +5,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Roots } from './files/roots.js';
 import { ResponseCache } from './h5grove/cache.js';
+import { DEFAULT_MAX_SLAB_MB } from './h5grove/handlers.js';
+import { ReadBudget } from './h5grove/read-budget.js';
 import { WorkerPool } from './hdf5/pool.js';
 import { createApp } from './http/app.js';
 import { JobEvents } from './jobs/events.js';
@@ -36,6 +38,7 @@ const program = new Command('nexus-server')
   .option('--workers <n>', 'number of HDF5 worker threads', String(Math.min(4, os.cpus().length)))
   .option('--timeout <ms>', 'per-request HDF5 timeout in ms', '60000')
   .option('--cache-mb <n>', 'size of the /data response cache in MiB', '512')
+  .option('--max-slab-mb <n>', 'largest /data selection in MiB', String(DEFAULT_MAX_SLAB_MB))
   .option('--frame-cache-mb <n>', 'decompressed frames kept for interactive slabs, in MiB', '1024')
   .option(
     '--state-dir <dir>',
@@ -53,6 +56,7 @@ const o = program.opts<{
   workers: string;
   timeout: string;
   cacheMb: string;
+  maxSlabMb: string;
   frameCacheMb: string;
   stateDir?: string;
   exitOnStdinClose?: boolean;
@@ -102,7 +106,8 @@ if (o.stdio) {
   const app = createApp({
     roots: new Roots(o.root),
     pool,
-    cache: new ResponseCache((Number.parseInt(o.cacheMb, 10) || 512) * 1024 * 1024)
+    cache: new ResponseCache((Number.parseInt(o.cacheMb, 10) || 512) * 1024 * 1024),
+    maxSlabBytes: (Number(o.maxSlabMb) || DEFAULT_MAX_SLAB_MB) * 1024 * 1024
   });
   await serveStdio(app);
   await pool.close();
@@ -156,7 +161,9 @@ const slabs = new SlabService({
 const files = {
   roots,
   pool,
-  cache: new ResponseCache((Number.parseInt(o.cacheMb, 10) || 512) * 1024 * 1024)
+  cache: new ResponseCache((Number.parseInt(o.cacheMb, 10) || 512) * 1024 * 1024),
+  maxSlabBytes: (Number(o.maxSlabMb) || DEFAULT_MAX_SLAB_MB) * 1024 * 1024,
+  readBudget: new ReadBudget()
 };
 // Local files seen like a remote site's, for links between sites (server/remote/cross-site.ts).
 const remoteSites = new RemoteSites(sites, new LoopbackChannel(createApp(files)));

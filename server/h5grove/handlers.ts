@@ -11,6 +11,7 @@ import { csvText, jsonValues, nestValues, npyFile } from './encoders.js';
 import { decode, outputBytes, outputDescr } from './numeric.js';
 import { metaJson } from './meta.js';
 import { prefetcher } from './prefetch.js';
+import type { ReadBudget } from './read-budget.js';
 import { parseDtype, parseFlatten, parseFormat, parseResolveLinks } from './params.js';
 import { normalizeSelection } from './selection.js';
 import { computeStats } from './stats.js';
@@ -22,7 +23,14 @@ export interface Context {
   roots: Roots;
   pool: WorkerPool;
   cache: ResponseCache;
+  /** largest /data selection in stored bytes (`--max-slab-mb`); default DEFAULT_MAX_SLAB_MB */
+  maxSlabBytes?: number;
+  /** admission of /data reads by size (absent: no admission control) */
+  readBudget?: ReadBudget;
 }
+
+/** A login node is shared: one request must not be able to take gigabytes of its memory. */
+export const DEFAULT_MAX_SLAB_MB = 2048;
 
 const H5T_FLOAT = 1;
 /** largest selection, in stored bytes, encoded as json/csv/npy */
@@ -185,6 +193,23 @@ export async function handleData(
   }
   const sel = normalizeSelection(selection, desc.shape);
   const isScalar = sel.shape.length === 0;
+  const maxSlabBytes = ctx.maxSlabBytes ?? DEFAULT_MAX_SLAB_MB * 1024 * 1024;
+  const slabBytes = sel.shape.reduce((a, b) => a * b, 1) * desc.size;
+  if (slabBytes > maxSlabBytes) {
+    throw new HttpError(
+      413,
+      `Selection of ${path} is ${(slabBytes / 2 ** 20).toFixed(1)} MiB, above the server's limit of ${maxSlabBytes / 2 ** 20} MiB (--max-slab-mb); narrow the selection`
+    );
+  }
+  if (ctx.readBudget) {
+    // held until the response is sent or its client is gone
+    const release = await ctx.readBudget.acquire(slabBytes);
+    if (res.closed) {
+      release();
+    } else {
+      res.once('close', release);
+    }
+  }
   if ((format === 'csv' || format === 'tiff') && isScalar) {
     throw new HttpError(422, `Unsupported encoding ${format} for empty and scalar datasets`);
   }
@@ -221,11 +246,10 @@ export async function handleData(
     }
   }
   // Text encodings are built in memory and are several times larger than the data.
-  const selBytes = sel.shape.reduce((a, b) => a * b, 1) * desc.size;
-  if (format !== 'bin' && selBytes > TEXT_LIMIT) {
+  if (format !== 'bin' && slabBytes > TEXT_LIMIT) {
     throw new HttpError(
       413,
-      `Selection of ${path} is too large for ${format} (${selBytes} bytes); use format=bin or narrow the selection`
+      `Selection of ${path} is too large for ${format} (${slabBytes} bytes); use format=bin or narrow the selection`
     );
   }
   const bytes = await readNumericBytes(ctx.pool, dataReq, desc, sel);

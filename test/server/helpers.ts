@@ -39,7 +39,7 @@ export interface TestServer {
 
 export async function startServer(
   root: string,
-  opts: { timeoutMs?: number; workers?: number; plugins?: boolean } = {}
+  opts: { timeoutMs?: number; workers?: number; plugins?: boolean; maxSlabBytes?: number } = {}
 ): Promise<TestServer> {
   const token = 'test-token';
   const pool = new WorkerPool({
@@ -56,6 +56,7 @@ export async function startServer(
     roots: new Roots([root]),
     pool,
     cache: new ResponseCache(64 * 1024 * 1024),
+    maxSlabBytes: opts.maxSlabBytes,
     token
   });
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve));
