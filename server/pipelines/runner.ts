@@ -8,6 +8,7 @@ import type {
   PipelineDefinition,
   PipelineEvent,
   RunEvent,
+  RunFilter,
   RunRequest,
   RunState,
   RunView,
@@ -194,7 +195,7 @@ export class PipelineRunner extends EventEmitter {
     return this.store.view(this.record(id));
   }
 
-  list(filter?: Parameters<PipelineStore['listRuns']>[0]): RunView[] {
+  list(filter?: RunFilter): RunView[] {
     return this.store.listRuns(filter).map(run => this.store.view(run));
   }
 
