@@ -8,6 +8,7 @@ import { gridOf } from '../../server/pipelines/grid.js';
 import type { RunRecord } from '../../server/pipelines/pipeline-store.js';
 import { PipelineRunner } from '../../server/pipelines/runner.js';
 import {
+  LOCAL_SITE,
   makeScans,
   runEnded,
   startPipelineStack,
@@ -358,6 +359,39 @@ describe('pipeline runner restart', () => {
     } finally {
       restarted.close();
       await crashed.close();
+    }
+  });
+});
+
+describe('pipeline runner across sites', () => {
+  it('runs a step on its own site once the step before it (elsewhere) is done', async () => {
+    const stack = await startPipelineStack({
+      sites: [LOCAL_SITE, { ...LOCAL_SITE, name: 'elsewhere' }]
+    });
+    try {
+      makeScans(stack.root, 'exp', ['s1'], 'in');
+      const definition = testPipeline('split');
+      definition.steps[1].site = 'elsewhere';
+      stack.definitions.put('split', definition);
+      const started = stack.runner.startRun({ experiment: 'exp', pipeline: 'split' });
+      const run = await waitForRun(() => stack.runner.view(started.id), runEnded);
+      assert.equal(run.state, 'done', JSON.stringify(run.events));
+      const cells = stack.store.cellsOfRun(run.id);
+      const job = (step: string) =>
+        stack.jobs.manager.get(cells.find(c => c.step === step)!.jobId!);
+      assert.equal(job('first').site, 'local');
+      assert.equal(job('part').site, 'elsewhere');
+      assert.equal(job('merge').site, 'local');
+      // no afterOk across sites: submitted only after the dependency completed
+      assert.equal(job('part').spec.afterOk, undefined);
+      const firstDone = job('first').history.find(s => s.state === 'COMPLETED')!.time;
+      assert.ok(job('part').history[0].time >= firstDone);
+      assert.equal(
+        fs.readFileSync(path.join(stack.root, 'exp', 's1', 'nexus', 'merged.txt'), 'utf8'),
+        'inx:0/2\ninx:1/2'
+      );
+    } finally {
+      await stack.close();
     }
   });
 });
