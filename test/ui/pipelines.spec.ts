@@ -240,7 +240,8 @@ test.describe('pipeline sidebar', () => {
     await expect(
       page.locator('.lm-DockPanel-tabBar .lm-TabBar-tab', { hasText: 'transform.nxs' })
     ).toBeVisible();
-    await expect(viewer.getByRole('treeitem', { name: 'entry' })).toBeVisible({ timeout: 30000 });
+    // H5Web names the file it reads (explorer or breadcrumbs, whichever the viewer shows).
+    await expect(viewer.getByText('transform.nxs').first()).toBeVisible({ timeout: 30000 });
     await page.screenshot({ path: resolve(artifacts, 'pipelines-result.png') });
     // Its strongest voxel is a Bragg peak: at integer H, K, L (within a voxel), not the origin.
     const { centres, steps: voxel } = await brightestHkl(
@@ -256,8 +257,15 @@ test.describe('pipeline sidebar', () => {
 
     // "Export as notebook" writes the run's notebook and opens it.
     await detail.getByRole('button', { name: 'Export as notebook' }).click();
-    await expect(page.locator('.jp-NotebookPanel')).toBeVisible({ timeout: 30000 });
-    await expect(page.locator('.jp-Notebook .jp-Cell').first()).toBeVisible();
+    const notebook = page.locator('.jp-NotebookPanel');
+    await expect(notebook).toBeVisible({ timeout: 30000 });
+    await expect(
+      page.locator('.lm-DockPanel-tabBar .lm-TabBar-tab', { hasText: /^nxrefine-run-.*\.ipynb$/ })
+    ).toBeVisible();
+    // One cell per step runs the same step program.
+    await expect(notebook.locator('.jp-Cell', { hasText: 'nexus-reduce' }).first()).toBeVisible({
+      timeout: 30000
+    });
     await page.screenshot({ path: resolve(artifacts, 'pipelines-notebook.png') });
   });
 
