@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { File } from 'h5wasm/node';
+import { File, Group } from 'h5wasm/node';
 import type { SlabInfo, SlabRequest, SlabSnapshot } from '../../src/protocol/slabs.js';
 import { Roots } from '../../server/files/roots.js';
 import { ResponseCache } from '../../server/h5grove/cache.js';
@@ -184,7 +184,7 @@ describe('interactive slabs', () => {
     const incomplete = partials.filter(p => !p.header.complete && p.n.some(x => x > 0));
     assert.ok(incomplete.length >= 1, 'at least one partial result before the final one');
     assert.ok(incomplete[0].header.framesDone < info.framesTotal);
-    let previous = new Float32Array(layer);
+    let previous: Float32Array = new Float32Array(layer);
     for (const p of [...incomplete, last]) {
       for (let i = 0; i < layer; i++) {
         assert.ok(p.v[i] <= last.v[i] && p.n[i] <= last.n[i] && p.n[i] >= previous[i]);
@@ -318,7 +318,7 @@ describe('interactive slabs', () => {
     const f = new File(path.join(root, file), 'r');
     try {
       assert.deepEqual((f.get('entry/slab/v') as unknown as { value: Float64Array }).value, job.v);
-      assert.equal(f.get('entry/slab/process')?.attrs['NX_class']?.value, 'NXprocess');
+      assert.equal((f.get('entry/slab/process') as Group).attrs['NX_class']?.value, 'NXprocess');
     } finally {
       f.close();
     }

@@ -117,14 +117,7 @@ export function SlabPanel(props: ISlabPanelProps): JSX.Element {
           <select
             name="preset"
             value={preset}
-            onChange={e => {
-              const next = e.target.value as Preset;
-              setPreset(next);
-              if (next === 'H=K') {
-                setURange([-4, 4]);
-                setVRange([-4, 4]);
-              }
-            }}
+            onChange={e => setPreset(e.target.value as Preset)}
           >
             <option value="L">{trans.__('L = c')}</option>
             <option value="H=K">{trans.__('H = K')}</option>
