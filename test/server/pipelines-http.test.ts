@@ -308,3 +308,42 @@ describe('pipeline crash recovery: kill -9 in the middle of a run', () => {
     }
   });
 });
+
+describe('watched folders after a restart', () => {
+  it('resumes watching: a scan dropped in after the restart is run automatically', async () => {
+    const stateDir = tempDir('nexus-pipe-watch-state-');
+    const root = tempDir('nexus-pipe-watch-root-');
+    fs.mkdirSync(path.join(root, 'exp'));
+    process.env.NEXUS_WATCH_SETTLE_MS = '300';
+    let server = await startServerProcess(stateDir, root);
+    await json(await server.request('PUT', '/jobs/sites', { sites: [LOCAL_SITE] }), 200);
+    await json(await server.request('PUT', '/pipelines/definitions/test', testPipeline()), 200);
+    await json(
+      await server.request('PUT', '/pipelines/watch', {
+        experiment: 'exp',
+        autoRun: true,
+        pipeline: 'test'
+      }),
+      200
+    );
+    await server.stop();
+    server = await startServerProcess(stateDir, root);
+    try {
+      makeScans(root, 'exp', ['late'], 'in');
+      const deadline = Date.now() + 30_000;
+      let runs: RunView[] = [];
+      while (runs.length === 0) {
+        assert.ok(Date.now() < deadline, 'the new scan was not run');
+        await new Promise(resolve => setTimeout(resolve, 200));
+        runs = await json<RunView[]>(await server.request('GET', '/pipelines/runs'), 200);
+      }
+      assert.deepEqual(runs[0].scans, ['late']);
+      assert.equal(runs[0].auto, true);
+      const run = await waitForRun(getRun(server, runs[0].id), runEnded);
+      assert.equal(run.state, 'done', JSON.stringify(run.events));
+    } finally {
+      delete process.env.NEXUS_WATCH_SETTLE_MS;
+      await server.stop();
+    }
+  });
+});
