@@ -106,26 +106,31 @@ export class PipelineRunner extends EventEmitter {
       }
     }
     for (const run of runs) {
-      for (const cell of this.store.cellsOfRun(run.id)) {
-        if (cell.jobId && !isFinalCell(cell.state)) {
-          let job: JobView | undefined;
-          try {
-            job = this.manager.get(cell.jobId);
-          } catch (err) {
-            if (!(err instanceof JobNotFoundError)) {
-              throw err;
-            }
-          }
-          if (job) {
-            this.applyJob(job);
-          } else {
-            this.finishCell(cell, 'failed', `job ${cell.jobId} is unknown to the job layer`);
+      // One run that cannot be recovered (e.g. its experiment folder is gone) spoils no other.
+      this.report(() => this.recover(run.id, orphans));
+    }
+  }
+
+  private recover(runId: string, orphans: Map<string, string>): void {
+    for (const cell of this.store.cellsOfRun(runId)) {
+      if (cell.jobId && !isFinalCell(cell.state)) {
+        let job: JobView | undefined;
+        try {
+          job = this.manager.get(cell.jobId);
+        } catch (err) {
+          if (!(err instanceof JobNotFoundError)) {
+            throw err;
           }
         }
+        if (job) {
+          this.applyJob(job);
+        } else {
+          this.finishCell(cell, 'failed', `job ${cell.jobId} is unknown to the job layer`);
+        }
       }
-      this.submitReady(run.id, undefined, orphans);
-      this.updateRun(run.id);
     }
+    this.submitReady(runId, undefined, orphans);
+    this.updateRun(runId);
   }
 
   close(): void {
