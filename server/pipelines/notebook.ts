@@ -93,8 +93,7 @@ function provenance(source: NotebookSource, experimentDir: string): string {
   const lines = [
     `# Pipeline \`${source.definition.name}\` on \`${source.experiment || '.'}\``,
     '',
-    source.definition.description ?? '',
-    '',
+    ...(source.definition.description ? [source.definition.description, ''] : []),
     `- experiment folder: \`${experimentDir}\``,
     `- scans: ${source.scans.map(s => `\`${s}\``).join(', ')}`,
     `- exported: ${new Date().toISOString()} by jupyterlab-nexus ${pkg.version} (server on Node ${process.version})`,
