@@ -174,11 +174,18 @@ test.describe('pipeline sidebar', () => {
 
     await expect(sidebar.getByRole('combobox', { name: 'Site' })).toHaveValue('local');
     await page.screenshot({ path: resolve(artifacts, 'pipelines-selected.png') });
-    // From here on the grid follows the server's pushes: it is never fetched again.
+    // From here on the grid follows the server's pushes: it is read again only once per
+    // (re)opened /events socket, since pushes sent while the socket was down are lost.
     const gridReads: string[] = [];
+    let socketsOpened = 0;
     page.on('request', request => {
       if (request.url().includes('/nexus/pipelines/grid')) {
         gridReads.push(request.url());
+      }
+    });
+    page.on('websocket', socket => {
+      if (socket.url().includes('/nexus/events')) {
+        socketsOpened += 1;
       }
     });
     await sidebar.getByRole('button', { name: `Run ${2 * steps.length} cells` }).click();
@@ -189,7 +196,7 @@ test.describe('pipeline sidebar', () => {
       .toBe(true);
     await page.screenshot({ path: resolve(artifacts, 'pipelines-running.png') });
     await waitUntilAllDone(sidebar, PIPELINE_TIMEOUT);
-    expect(gridReads).toEqual([]);
+    expect(gridReads.length).toBeLessThanOrEqual(socketsOpened);
 
     // The run's detail: every step of every scan started and completed, with its duration.
     const detail = sidebar.locator('.jp-NexusPipelines-runDetail');
