@@ -112,9 +112,12 @@ export class PipelineModel extends VDomModel {
     this._selection = selection;
     const { scans, steps } = selection;
     if (scans.length === 1 && steps.length === 1) {
+      // One cell: its job's output, or none if it never ran.
       const cell = this.cell(scans[0], steps[0]);
       if (cell?.jobId) {
         void this.showLog(cell.jobId, scans[0], steps[0], this._log?.stream ?? 'stderr');
+      } else {
+        this._log = null;
       }
     }
     this.stateChanged.emit();

@@ -311,6 +311,9 @@ test.describe('pipeline sidebar', () => {
       timeout: 30000
     });
     await page.screenshot({ path: resolve(artifacts, 'pipelines-failed.png') });
+    // A cell that never ran has no output to show.
+    await cell('find').click();
+    await expect(log).toHaveCount(0);
 
     // The run list's filters are the server's: the failed run is under Failed, not Completed.
     const runItems = sidebar.locator('.jp-NexusPipelines-runItem');
