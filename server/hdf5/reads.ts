@@ -26,7 +26,11 @@ export function explainReadError(ds: Dataset, path: string, err: unknown): Error
     const names = external.map(f => `${f.id} (${f.name})`).join(', ');
     return new HttpError(500, `Cannot read dataset ${path}: HDF5 filter ${names} not available`);
   }
-  return new HttpError(500, `Cannot read dataset ${path}: ${text.split('\n')[0]}`);
+  // Anything else is a damaged file: the request cannot be served, but the server is fine. The
+  // innermost HDF5 frame (the last one of the error stack) says what was wrong.
+  const frames = [...text.matchAll(/#\d+: .* in (\w+)\(\): (.+)$/gm)];
+  const reason = frames.length > 0 ? frames[frames.length - 1][2].trim() : text.split('\n')[0];
+  return new HttpError(422, `Cannot read dataset ${path}: damaged file (HDF5: ${reason})`);
 }
 
 export function readBytes(ds: Dataset, path: string, axes: AxisSelection[]): ArrayBuffer {
