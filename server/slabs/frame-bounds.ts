@@ -1,13 +1,15 @@
 // Which pixels of which frames can land in a thin slab, from the inverse mapping (§6 of
 // transform-math.md) applied per pixel: the slab's across coordinate of pixel p at angle φ is
 // u₂(φ) = α_p·cos φ + β_p·sin φ + γ_p, so 0 ≤ u₂ < 1 holds on at most two φ intervals per pixel,
-// found in closed form. Frames outside every interval are never read; within a frame only the
-// row spans [x0, x1] that can contribute are handed to the kernel. The in-plane coordinates
-// u₀ ∈ [0, N0), u₁ ∈ [0, N1) follow the same form and narrow the intervals further. The bound is conservative
-// (a margin in u₂ and one frame either side): the kernel decides exactly which samples land.
+// found in closed form. Within those frames the in-plane coordinates u₀, u₁ are evaluated with
+// the kernel's own per-frame maps. Frames outside every interval are never read; within a frame
+// only the row spans [x0, x1] that can contribute are handed to the kernel. The bound is
+// conservative (margins, one frame either side): the kernel decides exactly which samples land.
+// The work yields to the event loop every few rows: a Pilatus 2M has 2.5 million pixels.
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Geometry } from '../transform/geometry.js';
 import { goniometerBase } from '../transform/forward.js';
-import type { Grid } from '../transform/grid.js';
+import { frameMaps, type Grid } from '../transform/grid.js';
 import { inverse, matMul, matVec, transpose } from '../transform/matrix.js';
 
 /** Per frame and detector row: first and last column that can contribute (x0 > x1: none). */
@@ -61,81 +63,33 @@ export class FrameRegions {
   }
 }
 
-/** Slack on u₂ so that rounding in the kernel's A·q + b never falls outside the bound. */
+/** Slack on grid coordinates so that rounding in the kernel's A·q + b never falls outside. */
 const MARGIN = 1e-6;
 /** Frames per block: a pixel that stays in the slab for long is recorded once per block. */
 const BLOCK = 32;
+/** A pixel in the slab for more frames than this is kept for all of them without checking u₀, u₁. */
+const CHECKED_FRAMES = 64;
+const ROWS_PER_SLICE = 32;
 const DEGREES = 180 / Math.PI;
 
-/** Frame intervals [first, last] where lo ≤ α·cos φ + β·sin φ + γ ≤ hi, within the scan. */
-function frameIntervals(
-  g: Geometry,
-  frames: number,
-  alpha: number,
-  beta: number,
-  gamma: number,
-  hi: number
-): number[] {
-  const radius = Math.hypot(alpha, beta);
-  const low = (-MARGIN - gamma) / radius;
-  const high = (hi + MARGIN - gamma) / radius;
-  if (!(radius > 0)) {
-    // on the φ axis: the same voxel in every frame
-    return gamma >= -MARGIN && gamma < hi + MARGIN ? [0, frames - 1] : [];
-  }
-  if (low > 1 || high < -1) {
-    return [];
-  }
-  const centre = Math.atan2(beta, alpha) * DEGREES;
-  const near = Math.acos(Math.min(1, high)) * DEGREES;
-  const far = Math.acos(Math.max(-1, low)) * DEGREES;
-  const phiEnd = g.phi_start + g.phi_step * frames;
-  const [phiMin, phiMax] = [Math.min(g.phi_start, phiEnd), Math.max(g.phi_start, phiEnd)];
-  const result: number[] = [];
-  for (const [a, b] of [
-    [centre + near, centre + far],
-    [centre - far, centre - near]
-  ]) {
-    for (let m = Math.ceil((phiMin - b) / 360); m <= Math.floor((phiMax - a) / 360); m++) {
-      const fa = (a + 360 * m - g.phi_start) / g.phi_step;
-      const fb = (b + 360 * m - g.phi_start) / g.phi_step;
-      const first = Math.max(0, Math.floor(Math.min(fa, fb)) - 1);
-      const last = Math.min(frames - 1, Math.ceil(Math.max(fa, fb)) + 1);
-      if (first <= last) {
-        result.push(first, last);
-      }
-    }
-  }
-  return result;
-}
-
-/** Frames in both interval lists, as intervals. */
-function intersect(a: number[], b: number[]): number[] {
-  const result: number[] = [];
-  for (let i = 0; i < a.length; i += 2) {
-    for (let j = 0; j < b.length; j += 2) {
-      const first = Math.max(a[i], b[j]);
-      const last = Math.min(a[i + 1], b[j + 1]);
-      if (first <= last) {
-        result.push(first, last);
-      }
-    }
-  }
-  return result;
-}
-
-export function slabFrameRegions(
+export async function slabFrameRegions(
   g: Geometry,
   grid: Grid,
   q: Float64Array,
-  scan: { frames: number; rows: number; cols: number }
-): FrameRegions {
+  scan: { frames: number; rows: number; cols: number },
+  signal?: AbortSignal
+): Promise<FrameRegions> {
   const { frames, rows, cols } = scan;
-  // u = S⁻¹·(UB⁻¹·Rz(φ)ᵀ·A_gᵀ·q − origin); row a of S⁻¹·UB⁻¹ is c[a], p = A_gᵀ·q
+  const [n0, n1] = grid.dims;
+  // u = S⁻¹·(UB⁻¹·Rz(φ)ᵀ·A_gᵀ·q − origin); c = third row of S⁻¹·UB⁻¹, p = A_gᵀ·q
   const stepsInverse = inverse(transpose(grid.steps));
-  const c = matMul(stepsInverse, inverse(g.ub_matrix));
-  const shift = matVec(stepsInverse, grid.origin).map(x => -x);
-  const toSample = transpose(goniometerBase(g));
+  const [c0, c1, c2] = matMul(stepsInverse, inverse(g.ub_matrix))[2];
+  const shift = -matVec(stepsInverse, grid.origin)[2];
+  const t = transpose(goniometerBase(g));
+  const maps = frameMaps(g, grid, 0, frames);
+  const phiEnd = g.phi_start + g.phi_step * frames;
+  const phiMin = Math.min(g.phi_start, phiEnd);
+  const phiMax = Math.max(g.phi_start, phiEnd);
 
   const spans = new Int32Array(2 * frames * rows);
   const blocks = Math.ceil(frames / BLOCK);
@@ -155,9 +109,24 @@ export function slabFrameRegions(
       target[i + 1] = x;
     }
   };
-  const markFrames = (first: number, last: number, y: number, x: number): void => {
-    let f = first;
-    while (f <= last) {
+  const inPlane = (f: number, qx: number, qy: number, qz: number): boolean => {
+    const m = 12 * f;
+    const u0 = maps[m] * qx + maps[m + 1] * qy + maps[m + 2] * qz + maps[m + 9];
+    const u1 = maps[m + 3] * qx + maps[m + 4] * qy + maps[m + 5] * qz + maps[m + 10];
+    return u0 >= -MARGIN && u0 < n0 + MARGIN && u1 >= -MARGIN && u1 < n1 + MARGIN;
+  };
+  const markFrames = (first: number, last: number, y: number, x: number, o: number): void => {
+    first = Math.max(0, first);
+    last = Math.min(frames - 1, last);
+    if (last - first < CHECKED_FRAMES) {
+      for (let f = first; f <= last; f++) {
+        if (inPlane(f, q[o], q[o + 1], q[o + 2])) {
+          mark(spans, f, y, x);
+        }
+      }
+      return;
+    }
+    for (let f = first; f <= last;) {
       if (f % BLOCK === 0 && f + BLOCK - 1 <= last) {
         mark(blockSpans, f / BLOCK, y, x);
         f += BLOCK;
@@ -167,31 +136,46 @@ export function slabFrameRegions(
       }
     }
   };
-  // the across coordinate first: it is the one that rules out most pixels
-  const order = [2, 0, 1];
+  // φ interval [a, b] (degrees) and its 360° repeats → frames, widened by one each side
+  const markPhi = (a: number, b: number, y: number, x: number, o: number): void => {
+    for (let m = Math.ceil((phiMin - b) / 360); m <= Math.floor((phiMax - a) / 360); m++) {
+      const fa = (a + 360 * m - g.phi_start) / g.phi_step;
+      const fb = (b + 360 * m - g.phi_start) / g.phi_step;
+      markFrames(Math.floor(Math.min(fa, fb)) - 1, Math.ceil(Math.max(fa, fb)) + 1, y, x, o);
+    }
+  };
+
   for (let y = 0; y < rows; y++) {
+    if (y % ROWS_PER_SLICE === 0 && y > 0) {
+      await yieldToEventLoop();
+      signal?.throwIfAborted();
+    }
     for (let x = 0; x < cols; x++) {
       const o = 3 * (y * cols + x);
-      const p = matVec(toSample, [q[o], q[o + 1], q[o + 2]]);
-      let allowed: number[] | undefined;
-      for (const a of order) {
-        const ca = c[a];
-        const intervals = frameIntervals(
-          g,
-          frames,
-          ca[0] * p[0] + ca[1] * p[1],
-          ca[0] * p[1] - ca[1] * p[0],
-          ca[2] * p[2] + shift[a],
-          grid.dims[a]
-        );
-        allowed = allowed === undefined ? intervals : intersect(allowed, intervals);
-        if (allowed.length === 0) {
-          break;
+      const p0 = t[0][0] * q[o] + t[0][1] * q[o + 1] + t[0][2] * q[o + 2];
+      const p1 = t[1][0] * q[o] + t[1][1] * q[o + 1] + t[1][2] * q[o + 2];
+      const p2 = t[2][0] * q[o] + t[2][1] * q[o + 1] + t[2][2] * q[o + 2];
+      const alpha = c0 * p0 + c1 * p1;
+      const beta = c0 * p1 - c1 * p0;
+      const gamma = c2 * p2 + shift;
+      const radius = Math.hypot(alpha, beta);
+      if (!(radius > 0)) {
+        // on the φ axis: the same across coordinate in every frame
+        if (gamma >= -MARGIN && gamma < 1 + MARGIN) {
+          markFrames(0, frames - 1, y, x, o);
         }
+        continue;
       }
-      for (let i = 0; i < allowed!.length; i += 2) {
-        markFrames(allowed![i], allowed![i + 1], y, x);
+      const low = (-MARGIN - gamma) / radius;
+      const high = (1 + MARGIN - gamma) / radius;
+      if (low > 1 || high < -1) {
+        continue;
       }
+      const centre = Math.atan2(beta, alpha) * DEGREES;
+      const near = Math.acos(Math.min(1, high)) * DEGREES;
+      const far = Math.acos(Math.max(-1, low)) * DEGREES;
+      markPhi(centre + near, centre + far, y, x, o);
+      markPhi(centre - far, centre - near, y, x, o);
     }
   }
   for (let f = 0; f < frames; f++) {

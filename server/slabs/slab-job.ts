@@ -7,7 +7,6 @@ import { EventEmitter } from 'node:events';
 import type { SlabSnapshot, SlabState } from '../../src/protocol/slabs.js';
 import type { ResolvedFile } from '../files/roots.js';
 import type { DatasetDescription } from '../hdf5/messages.js';
-import { pixelScatteringVectors } from '../transform/forward.js';
 import type { Geometry } from '../transform/geometry.js';
 import { frameMaps, voxelCount, type Grid } from '../transform/grid.js';
 import { binFrames, type PixelArray } from '../transform/native.js';
@@ -28,6 +27,8 @@ export interface SlabJobOptions {
   description: DatasetDescription;
   geometry: Geometry;
   grid: Grid;
+  /** every detector pixel's lab-frame q (pixelScatteringVectors), shared by requests on one scan */
+  q: Float64Array;
   reader: FrameReader;
   threads?: number;
 }
@@ -52,8 +53,6 @@ export class SlabJob extends EventEmitter<{ update: [] }> {
   private regions?: FrameRegions;
   private order: number[] = [];
   private coarseCount = 0;
-  /** every detector pixel's lab-frame q */
-  private q: Float64Array = new Float64Array(0);
   /** the snapshot as float32 v then n, rebuilt when seq changes */
   private published?: { seq: number; v: Float32Array; n: Float32Array };
   readonly finished: Promise<void>;
@@ -62,7 +61,6 @@ export class SlabJob extends EventEmitter<{ update: [] }> {
     super();
     this.v = new Float64Array(voxelCount(options.grid));
     this.n = new Float64Array(voxelCount(options.grid));
-    this.prepare();
     this.finished = this.run();
   }
 
@@ -95,12 +93,16 @@ export class SlabJob extends EventEmitter<{ update: [] }> {
     };
   }
 
-  private prepare(): void {
-    const { geometry, grid, description } = this.options;
+  private async prepare(): Promise<void> {
+    const { geometry, grid, description, q } = this.options;
     const [frames, rows, cols] = description.shape!;
-    const q = pixelScatteringVectors(geometry, rows, cols);
-    this.q = q;
-    this.regions = slabFrameRegions(geometry, grid, q, { frames, rows, cols });
+    this.regions = await slabFrameRegions(
+      geometry,
+      grid,
+      q,
+      { frames, rows, cols },
+      this.abort.signal
+    );
     this.order = progressiveOrder(this.regions.contributingFrames());
     this.coarseCount = Math.min(this.order.length, COARSE_FRAMES);
     this.framesTotal = this.order.length;
@@ -142,6 +144,7 @@ export class SlabJob extends EventEmitter<{ update: [] }> {
     let binning: Promise<void> = Promise.resolve();
     let lastPublish = performance.now();
     try {
+      await this.prepare();
       const lookahead = 2 * reader.parallelism + BATCH_FRAMES;
       for (let start = 0; start < this.order.length;) {
         // the coarse pass ends a batch of its own, so that its image is exactly the coarse frames
@@ -215,9 +218,9 @@ export class SlabJob extends EventEmitter<{ update: [] }> {
     const q = new Float64Array(3 * count);
     for (let k = 0; k < count; k++) {
       const p = 3 * pixels[k];
-      q[3 * k] = this.q[p];
-      q[3 * k + 1] = this.q[p + 1];
-      q[3 * k + 2] = this.q[p + 2];
+      q[3 * k] = this.options.q[p];
+      q[3 * k + 1] = this.options.q[p + 1];
+      q[3 * k + 2] = this.options.q[p + 2];
     }
     const Values = frames[0].constructor as new (length: number) => PixelArray;
     const values = new Values(batch.length * count);

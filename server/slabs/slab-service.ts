@@ -2,12 +2,14 @@
 // GET /slabs/:id, cancelled by DELETE. A bounded number is kept; the oldest are dropped (and
 // cancelled if still running). Raw scans share one frame reader and cache.
 import { randomUUID } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { SlabInfo, SlabRequest, SlabSnapshot } from '../../src/protocol/slabs.js';
 import type { ResolvedFile, Roots } from '../files/roots.js';
 import type { WorkerPool } from '../hdf5/pool.js';
 import { HttpError } from '../http/errors.js';
+import { pixelScatteringVectors } from '../transform/forward.js';
 import type { Grid } from '../transform/grid.js';
 import { TransformWriter } from '../transform/nexus-output.js';
 import { FrameCache } from './frame-cache.js';
@@ -19,6 +21,8 @@ import { resolveSource, type ResolvedSource } from './source.js';
 import { cutVolume } from './volume-cut.js';
 
 const KEPT_SLABS = 16;
+/** Detectors whose pixel q table is kept (60 MB for a Pilatus 2M). */
+const KEPT_Q_TABLES = 2;
 
 export interface SlabEntry {
   info: SlabInfo;
@@ -45,6 +49,7 @@ export class SlabService {
   readonly reader: FrameReader;
   readonly cache: FrameCache;
   private readonly slabs = new Map<string, SlabEntry>();
+  private readonly qTables = new LRUCache<string, Float64Array>({ max: KEPT_Q_TABLES });
 
   constructor(private readonly options: SlabServiceOptions) {
     this.cache = new FrameCache(options.cacheBytes);
@@ -69,13 +74,20 @@ export class SlabService {
       kind: source.kind,
       grid: grid as SlabInfo['grid'],
       axes: slabAxes(request),
-      labels: { u: axisLabel(u), v: axisLabel(v) },
-      framesTotal: 0
+      labels: { u: axisLabel(u), v: axisLabel(v) }
     };
     const entry: SlabEntry = { info, request, file, source, grid };
     if (source.kind === 'raw') {
       const description = await this.reader.describe(file, source.path);
+      const [, rows, cols] = description.shape!;
+      const qKey = JSON.stringify([source.geometry, rows, cols]);
+      let q = this.qTables.get(qKey);
+      if (!q) {
+        q = pixelScatteringVectors(source.geometry, rows, cols);
+        this.qTables.set(qKey, q);
+      }
       entry.job = new SlabJob({
+        q,
         id,
         file,
         dataset: source.path,
@@ -85,7 +97,6 @@ export class SlabService {
         reader: this.reader,
         threads: this.options.threads
       });
-      info.framesTotal = entry.job.framesTotal;
     } else {
       entry.cut = await cutVolume(this.options.pool, file, source.path, grid);
     }

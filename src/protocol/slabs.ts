@@ -36,8 +36,6 @@ export interface SlabInfo {
   axes: { u: number[]; v: number[] };
   /** axis labels such as "H (r.l.u.)" or "[1 1 0] (r.l.u.)" */
   labels: { u: string; v: string };
-  /** frames that can contribute (raw scans) */
-  framesTotal: number;
 }
 
 export type SlabState = 'running' | 'done' | 'cancelled' | 'failed';
@@ -53,6 +51,7 @@ export interface SlabSnapshot {
   seq: number;
   state: SlabState;
   framesDone: number;
+  /** frames that can contribute (raw scans; 0 until they are known) */
   framesTotal: number;
   /** true once every contributing frame is in v and n */
   complete: boolean;

@@ -93,11 +93,13 @@ try {
   const grid = slabGrid(request);
   const q = pixelScatteringVectors(source.geometry, rows, cols);
   let started = performance.now();
-  const contributing = slabFrameRegions(source.geometry, grid, q, {
-    frames,
-    rows,
-    cols
-  }).contributingFrames();
+  const contributing = (
+    await slabFrameRegions(source.geometry, grid, q, {
+      frames,
+      rows,
+      cols
+    })
+  ).contributingFrames();
   const bounding = seconds(started);
 
   // baseline: every contributing frame read and decompressed once, all workers busy
