@@ -39,5 +39,16 @@ else
   echo "== NOT RUN npm run test:remote — no test sshd: start it with sudo scripts/sshd-up.sh"
   notrun=$((notrun + 1))
 fi
+# The multi-user suite needs the second account that scripts/sshd-up.sh creates (as root).
+other_user=$(sed -n 's/^NEXUS_SSHD_USER=//p' /run/nexus-sshd/env 2>/dev/null)
+if [ -n "$other_user" ] && id "$other_user" >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
+  run npm run test:multiuser
+elif [ "${NEXUS_REQUIRE_SSHD:-0}" = 1 ]; then
+  echo "== second account for the multi-user tests missing (required here): sudo scripts/sshd-up.sh"
+  failed=$((failed + 1))
+else
+  echo "== NOT RUN npm run test:multiuser — needs root and the second account of scripts/sshd-up.sh"
+  notrun=$((notrun + 1))
+fi
 echo "suites: $passed passed, $failed failed, $notrun not run"
 [ "$failed" -eq 0 ]
