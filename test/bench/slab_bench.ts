@@ -90,6 +90,7 @@ try {
   execFileSync('cat', [file], { stdio: ['ignore', 'ignore', 'inherit'], maxBuffer: 0 });
 
   const [, rows, cols] = description.shape!;
+  process.stderr.write('bounding the contributing frames…\n');
   const grid = slabGrid(request);
   const q = pixelScatteringVectors(source.geometry, rows, cols);
   let started = performance.now();
@@ -102,6 +103,7 @@ try {
   ).contributingFrames();
   const bounding = seconds(started);
 
+  process.stderr.write(`baseline: reading ${contributing.length} frames…\n`);
   // baseline: every contributing frame read and decompressed once, all workers busy
   const baseline = new FrameReader(pool, new FrameCache(0));
   started = performance.now();
@@ -115,6 +117,7 @@ try {
   );
   const readAll = seconds(started);
 
+  process.stderr.write('slab…\n');
   const service = new SlabService({ pool, roots, cacheBytes: 1024 ** 3 });
   started = performance.now();
   const info = await service.start(request);
