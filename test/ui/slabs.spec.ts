@@ -54,6 +54,7 @@ async function computeAndWait(page: Page): Promise<void> {
 test('HKL slabs of the demo scan: L = 0 then H = K, Bragg peaks at integer indices', async ({
   page
 }) => {
+  await page.notebook.createNew('slab.ipynb');
   await page.filebrowser.openHomeDirectory();
   const item = page.locator('.jp-DirListing-item[data-file-type="nexus-hdf5"]', {
     hasText: 'slab_scan.nxs'
@@ -100,4 +101,14 @@ test('HKL slabs of the demo scan: L = 0 then H = K, Bragg peaks at integer indic
   expect(
     new Set(diagonal.map(([a, b]) => `${Math.round(a)},${Math.round(b)}`)).size
   ).toBeGreaterThanOrEqual(3);
+
+  // save next to the scan; insert the code recomputing it into the notebook opened first
+  await panel.getByRole('button', { name: 'Save as NeXus' }).click();
+  await expect(panel.locator('.jp-NexusSlab-status')).toHaveText(
+    /^Saved as slab_scan_slab(_\d+)?\.nxs$/
+  );
+  await panel.getByRole('button', { name: 'Insert code' }).click();
+  const cells = page.locator('.jp-Notebook .jp-Cell .jp-InputArea-editor');
+  await expect(cells.last()).toContainText('nexus-transform.mjs');
+  await expect(cells.last()).toContainText('slab_scan.nxs#/entry/data/data');
 });
