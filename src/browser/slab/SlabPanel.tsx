@@ -114,11 +114,7 @@ export function SlabPanel(props: ISlabPanelProps): JSX.Element {
       <div className="jp-NexusSlab-controls">
         <label className="jp-NexusSlab-field">
           <span>{trans.__('Plane')}</span>
-          <select
-            name="preset"
-            value={preset}
-            onChange={e => setPreset(e.target.value as Preset)}
-          >
+          <select name="preset" value={preset} onChange={e => setPreset(e.target.value as Preset)}>
             <option value="L">{trans.__('L = c')}</option>
             <option value="H=K">{trans.__('H = K')}</option>
             <option value="free">{trans.__('Free: origin + u, v')}</option>
