@@ -17,6 +17,7 @@ import { PipelineDefinitions } from './pipelines/definitions.js';
 import { PipelineStore } from './pipelines/pipeline-store.js';
 import { PipelineRunner } from './pipelines/runner.js';
 import { FolderWatcher } from './pipelines/watcher.js';
+import { installProcessGuards, logToStderr } from './process-guards.js';
 import { LoopbackChannel } from './remote/channel.js';
 import { RemoteSites } from './remote/remote-sites.js';
 import { serveStdio } from './remote/stdio-server.js';
@@ -178,7 +179,8 @@ const server = createApp({
 });
 
 let exiting = false;
-function shutdown(code = 0): void {
+function shutdown(code: number, reason: string): void {
+  logToStderr(`shutting down: ${reason}`);
   if (exiting) {
     return;
   }
@@ -199,12 +201,14 @@ function shutdown(code = 0): void {
     .finally(() => process.exit(code));
   setTimeout(() => process.exit(code), 2000).unref();
 }
-process.on('SIGTERM', () => shutdown(0));
-process.on('SIGHUP', () => shutdown(0));
-process.on('SIGINT', () => shutdown(0));
+installProcessGuards(shutdown);
+for (const signal of ['SIGTERM', 'SIGHUP', 'SIGINT'] as const) {
+  process.on(signal, () => shutdown(0, signal));
+}
 if (o.exitOnStdinClose && !process.stdin.isTTY) {
-  process.stdin.on('end', () => shutdown(0));
-  process.stdin.on('close', () => shutdown(0));
+  process.stdin.on('end', () => shutdown(0, 'stdin closed'));
+  process.stdin.on('close', () => shutdown(0, 'stdin closed'));
+  process.stdin.on('error', err => shutdown(0, `stdin: ${err.message}`));
   process.stdin.resume();
 }
 

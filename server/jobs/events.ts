@@ -18,6 +18,9 @@ export class JobEvents {
 
   constructor(manager: JobManager) {
     this.wss.on('connection', (ws: WebSocket) => {
+      // A client's bad frame (or oversized message) is an 'error' on its socket; unheard, it
+      // would be an uncaught exception and take the whole server down.
+      ws.on('error', () => ws.terminate());
       this.alive.add(ws);
       ws.on('pong', () => this.alive.add(ws));
     });
