@@ -14,27 +14,30 @@ import { inverse, matMul, matVec, transpose } from '../transform/matrix.js';
 
 /** Per frame and detector row: first and last column that can contribute (x0 > x1: none). */
 export class FrameRegions {
+  /** (frame·rows + y)·2 → x0, x1 */
+  readonly spans: Int32Array;
+
   constructor(
     readonly frames: number,
     readonly rows: number,
-    readonly cols: number,
-    /** (frame·rows + y)·2 → x0, x1 */
-    readonly spans: Int32Array
-  ) {}
+    readonly cols: number
+  ) {
+    this.spans = emptySpans(frames, rows, cols);
+  }
+
+  hasPixels(frame: number): boolean {
+    for (let y = 0; y < this.rows; y++) {
+      const i = 2 * (frame * this.rows + y);
+      if (this.spans[i] <= this.spans[i + 1]) {
+        return true;
+      }
+    }
+    return false;
+  }
 
   /** Frames with at least one pixel that can contribute, ascending. */
   contributingFrames(): number[] {
-    const result: number[] = [];
-    for (let f = 0; f < this.frames; f++) {
-      for (let y = 0; y < this.rows; y++) {
-        const i = 2 * (f * this.rows + y);
-        if (this.spans[i] <= this.spans[i + 1]) {
-          result.push(f);
-          break;
-        }
-      }
-    }
-    return result;
+    return Array.from({ length: this.frames }, (_, f) => f).filter(f => this.hasPixels(f));
   }
 
   /** Union of the spans of these frames: the detector pixels (y·cols + x) a batch needs. */
@@ -72,6 +75,59 @@ const CHECKED_FRAMES = 64;
 const ROWS_PER_SLICE = 32;
 const DEGREES = 180 / Math.PI;
 
+function emptySpans(frames: number, rows: number, cols: number): Int32Array {
+  const spans = new Int32Array(2 * frames * rows);
+  for (let i = 0; i < spans.length; i += 2) {
+    spans[i] = cols;
+    spans[i + 1] = -1;
+  }
+  return spans;
+}
+
+/**
+ * The exact spans of a few frames, by mapping every pixel with the kernel's own per-frame map
+ * (with the same margin): cheaper than the inverse bound for a handful of frames, so that the
+ * coarse pass can start reading while the bound of all frames is still being computed.
+ */
+export async function frameRegionsOf(
+  g: Geometry,
+  grid: Grid,
+  q: Float64Array,
+  scan: { frames: number; rows: number; cols: number },
+  frames: number[],
+  signal?: AbortSignal
+): Promise<FrameRegions> {
+  const { rows, cols } = scan;
+  const regions = new FrameRegions(scan.frames, rows, cols);
+  const [n0, n1, n2] = grid.dims;
+  for (const f of frames) {
+    await yieldToEventLoop();
+    signal?.throwIfAborted();
+    const m = frameMaps(g, grid, f, 1);
+    for (let y = 0; y < rows; y++) {
+      const i = 2 * (f * rows + y);
+      for (let x = 0; x < cols; x++) {
+        const o = 3 * (y * cols + x);
+        const u0 = m[0] * q[o] + m[1] * q[o + 1] + m[2] * q[o + 2] + m[9];
+        const u1 = m[3] * q[o] + m[4] * q[o + 1] + m[5] * q[o + 2] + m[10];
+        const u2 = m[6] * q[o] + m[7] * q[o + 1] + m[8] * q[o + 2] + m[11];
+        if (
+          u0 >= -MARGIN &&
+          u0 < n0 + MARGIN &&
+          u1 >= -MARGIN &&
+          u1 < n1 + MARGIN &&
+          u2 >= -MARGIN &&
+          u2 < n2 + MARGIN
+        ) {
+          regions.spans[i] = Math.min(regions.spans[i], x);
+          regions.spans[i + 1] = Math.max(regions.spans[i + 1], x);
+        }
+      }
+    }
+  }
+  return regions;
+}
+
 export async function slabFrameRegions(
   g: Geometry,
   grid: Grid,
@@ -91,15 +147,9 @@ export async function slabFrameRegions(
   const phiMin = Math.min(g.phi_start, phiEnd);
   const phiMax = Math.max(g.phi_start, phiEnd);
 
-  const spans = new Int32Array(2 * frames * rows);
-  const blocks = Math.ceil(frames / BLOCK);
-  const blockSpans = new Int32Array(2 * blocks * rows);
-  for (const s of [spans, blockSpans]) {
-    for (let i = 0; i < s.length; i += 2) {
-      s[i] = cols;
-      s[i + 1] = -1;
-    }
-  }
+  const regions = new FrameRegions(frames, rows, cols);
+  const spans = regions.spans;
+  const blockSpans = emptySpans(Math.ceil(frames / BLOCK), rows, cols);
   const mark = (target: Int32Array, index: number, y: number, x: number): void => {
     const i = 2 * (index * rows + y);
     if (x < target[i]) {
@@ -187,5 +237,5 @@ export async function slabFrameRegions(
       spans[i + 1] = Math.max(spans[i + 1], blockSpans[j + 1]);
     }
   }
-  return new FrameRegions(frames, rows, cols, spans);
+  return regions;
 }

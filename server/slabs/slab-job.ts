@@ -1,7 +1,8 @@
-// One interactive slab through a raw scan: the contributing frames (frame-bounds.ts) are binned
-// by the native kernel into the thin grid, a coarse pass first (every k-th frame) so that an image
-// appears at once, then the remaining frames. Both passes together are every contributing frame
-// exactly once, so the final v and n are the full computation. Reads run ahead of the kernel on
+// One interactive slab through a raw scan, binned by the native kernel into the thin grid: a
+// coarse pass first (every k-th frame of the scan, those with pixels in the slab, mapped exactly)
+// so that an image appears at once, while the inverse bound of all frames (frame-bounds.ts) is
+// computed; then the remaining contributing frames. Both passes together are every contributing
+// frame exactly once, so the final v and n are the full computation. Reads run ahead of the kernel on
 // every pool worker; an abort stops issuing reads and cancels the kernel.
 import { EventEmitter } from 'node:events';
 import type { SlabSnapshot, SlabState } from '../../src/protocol/slabs.js';
@@ -10,10 +11,10 @@ import type { DatasetDescription } from '../hdf5/messages.js';
 import type { Geometry } from '../transform/geometry.js';
 import { frameMaps, voxelCount, type Grid } from '../transform/grid.js';
 import { binFrames, type PixelArray } from '../transform/native.js';
-import { slabFrameRegions, type FrameRegions } from './frame-bounds.js';
+import { frameRegionsOf, slabFrameRegions, type FrameRegions } from './frame-bounds.js';
 import type { FrameReader } from './frame-reader.js';
 
-/** Frames in the coarse pass: enough for a recognisable image, few enough for well under 1 s. */
+/** Frames in the coarse pass (at most): enough for a recognisable image, few enough for < 1 s. */
 const COARSE_FRAMES = 8;
 /** Frames per kernel call: amortises the call, keeps the pixel union of neighbouring frames tight. */
 const BATCH_FRAMES = 4;
@@ -33,13 +34,6 @@ export interface SlabJobOptions {
   threads?: number;
 }
 
-/** The coarse pass (every k-th frame) then the rest, each ascending. */
-export function progressiveOrder(frames: number[], coarseFrames = COARSE_FRAMES): number[] {
-  const stride = Math.max(1, Math.ceil(frames.length / coarseFrames));
-  const coarse = frames.filter((_, i) => i % stride === 0);
-  return [...coarse, ...frames.filter((_, i) => i % stride !== 0)];
-}
-
 export class SlabJob extends EventEmitter<{ update: [] }> {
   readonly v: Float64Array;
   readonly n: Float64Array;
@@ -50,9 +44,6 @@ export class SlabJob extends EventEmitter<{ update: [] }> {
   complete = false;
   message?: string;
   private readonly abort = new AbortController();
-  private regions?: FrameRegions;
-  private order: number[] = [];
-  private coarseCount = 0;
   /** the snapshot as float32 v then n, rebuilt when seq changes */
   private published?: { seq: number; v: Float32Array; n: Float32Array };
   readonly finished: Promise<void>;
@@ -93,21 +84,6 @@ export class SlabJob extends EventEmitter<{ update: [] }> {
     };
   }
 
-  private async prepare(): Promise<void> {
-    const { geometry, grid, description, q } = this.options;
-    const [frames, rows, cols] = description.shape!;
-    this.regions = await slabFrameRegions(
-      geometry,
-      grid,
-      q,
-      { frames, rows, cols },
-      this.abort.signal
-    );
-    this.order = progressiveOrder(this.regions.contributingFrames());
-    this.coarseCount = Math.min(this.order.length, COARSE_FRAMES);
-    this.framesTotal = this.order.length;
-  }
-
   private publish(): void {
     this.published = {
       seq: this.seq + 1,
@@ -126,74 +102,33 @@ export class SlabJob extends EventEmitter<{ update: [] }> {
   }
 
   private async run(): Promise<void> {
-    const { file, dataset, description, reader } = this.options;
+    const { geometry, grid, description, q } = this.options;
     const signal = this.abort.signal;
-    const reads = new Map<number, Promise<PixelArray>>();
-    let next = 0;
-    const readAhead = (upTo: number): void => {
-      while (next < Math.min(upTo, this.order.length)) {
-        if (signal.aborted) {
-          return;
-        }
-        const frame = this.order[next++];
-        const reading = reader.read(file, dataset, description, frame);
-        reading.catch(() => undefined); // awaited in order below; an abandoned read must not crash
-        reads.set(frame, reading);
-      }
-    };
-    let binning: Promise<void> = Promise.resolve();
-    let lastPublish = performance.now();
+    const [frames, rows, cols] = description.shape!;
+    const scan = { frames, rows, cols };
     try {
-      await this.prepare();
-      const lookahead = 2 * reader.parallelism + BATCH_FRAMES;
-      for (let start = 0; start < this.order.length;) {
-        // the coarse pass ends a batch of its own, so that its image is exactly the coarse frames
-        const end = Math.min(
-          start + BATCH_FRAMES,
-          start < this.coarseCount ? this.coarseCount : this.order.length
-        );
-        readAhead(end + lookahead);
-        const batch = this.order.slice(start, end);
-        const frames: PixelArray[] = [];
-        for (const frame of batch) {
-          if (signal.aborted) {
-            throw new DOMException('slab cancelled', 'AbortError');
-          }
-          frames.push(await reads.get(frame)!);
-          reads.delete(frame);
-        }
-        const job = this.compact(batch, frames);
-        await binning;
-        const done = start;
-        binning =
-          job.pixelCount === 0
-            ? Promise.resolve()
-            : binFrames({
-                ...job,
-                dims: this.options.grid.dims,
-                v: this.v,
-                n: this.n,
-                threads: this.options.threads,
-                signal,
-                onProgress: f => (this.framesDone = done + f)
-              });
-        start = end;
-        if (end === this.coarseCount || performance.now() - lastPublish > PUBLISH_INTERVAL_MS) {
-          await binning;
-          this.framesDone = end;
-          lastPublish = performance.now();
-          if (end < this.order.length) {
-            this.publish();
-          }
-        }
-      }
-      await binning;
-      this.framesDone = this.order.length;
+      // every k-th frame, mapped exactly, while the inverse bound of all frames is computed
+      const stride = Math.max(1, Math.ceil(frames / COARSE_FRAMES));
+      const candidates = Array.from({ length: Math.ceil(frames / stride) }, (_, i) => i * stride);
+      const coarseRegions = await frameRegionsOf(geometry, grid, q, scan, candidates, signal);
+      const coarse = candidates.filter(f => coarseRegions.hasPixels(f));
+      const bounding = slabFrameRegions(geometry, grid, q, scan, signal);
+      bounding.catch(() => undefined); // awaited below; a failure while binning must not crash
+      await this.binPass(coarse, coarseRegions, 0);
+      this.framesDone = coarse.length;
+      this.publish();
+
+      const skip = new Set(candidates);
+      const regions = await bounding;
+      const rest = regions.contributingFrames().filter(f => !skip.has(f));
+      this.framesTotal = coarse.length + rest.length;
+      await this.binPass(rest, regions, coarse.length);
+      this.framesDone = this.framesTotal;
       this.complete = true;
       this.publish();
       this.settle('done');
     } catch (e) {
-      await binning.catch(() => undefined);
+      await this.binning.catch(() => undefined);
       if (signal.aborted) {
         this.settle('cancelled');
       } else {
@@ -202,10 +137,69 @@ export class SlabJob extends EventEmitter<{ update: [] }> {
     }
   }
 
+  /** the kernel call in flight: v and n are never handed to two at once */
+  private binning: Promise<void> = Promise.resolve();
+
+  /**
+   * Reads (running ahead on every worker) and bins these frames, restricted to their regions;
+   * partial results at most every PUBLISH_INTERVAL_MS. `before` frames were binned earlier.
+   */
+  private async binPass(order: number[], regions: FrameRegions, before: number): Promise<void> {
+    const { file, dataset, description, reader } = this.options;
+    const signal = this.abort.signal;
+    const reads = new Map<number, Promise<PixelArray>>();
+    let next = 0;
+    const readAhead = (upTo: number): void => {
+      while (next < Math.min(upTo, order.length) && !signal.aborted) {
+        const frame = order[next++];
+        const reading = reader.read(file, dataset, description, frame);
+        reading.catch(() => undefined); // awaited in order below; an abandoned read must not crash
+        reads.set(frame, reading);
+      }
+    };
+    const lookahead = 2 * reader.parallelism + BATCH_FRAMES;
+    let lastPublish = performance.now();
+    for (let start = 0; start < order.length; start += BATCH_FRAMES) {
+      const batch = order.slice(start, start + BATCH_FRAMES);
+      readAhead(start + batch.length + lookahead);
+      const frames: PixelArray[] = [];
+      for (const frame of batch) {
+        signal.throwIfAborted();
+        frames.push(await reads.get(frame)!);
+        reads.delete(frame);
+      }
+      const job = this.compact(batch, frames, regions);
+      await this.binning;
+      const done = before + start;
+      this.binning =
+        job.pixelCount === 0
+          ? Promise.resolve()
+          : binFrames({
+              ...job,
+              dims: this.options.grid.dims,
+              v: this.v,
+              n: this.n,
+              threads: this.options.threads,
+              signal,
+              onProgress: f => (this.framesDone = done + f)
+            });
+      if (
+        performance.now() - lastPublish > PUBLISH_INTERVAL_MS &&
+        start + batch.length < order.length
+      ) {
+        await this.binning;
+        lastPublish = performance.now();
+        this.publish();
+      }
+    }
+    await this.binning;
+  }
+
   /** The batch's frames restricted to the pixels that can contribute, with their q and maps. */
   private compact(
     batch: number[],
-    frames: PixelArray[]
+    frames: PixelArray[],
+    regions: FrameRegions
   ): {
     frames: PixelArray;
     frameCount: number;
@@ -213,7 +207,7 @@ export class SlabJob extends EventEmitter<{ update: [] }> {
     q: Float64Array;
     maps: Float64Array;
   } {
-    const pixels = this.regions!.pixelsOf(batch);
+    const pixels = regions.pixelsOf(batch);
     const count = pixels.length;
     const q = new Float64Array(3 * count);
     for (let k = 0; k < count; k++) {

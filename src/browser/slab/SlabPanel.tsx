@@ -223,7 +223,14 @@ export function SlabPanel(props: ISlabPanelProps): JSX.Element {
           <progress
             className="jp-NexusSlab-progress"
             max={Math.max(1, snapshot.framesTotal)}
-            value={snapshot.complete ? snapshot.framesTotal : snapshot.framesDone}
+            // indeterminate until the server knows how many frames can contribute
+            value={
+              snapshot.complete
+                ? snapshot.framesTotal
+                : snapshot.framesTotal > 0
+                  ? snapshot.framesDone
+                  : undefined
+            }
             title={trans.__('%1 of %2 frames', snapshot.framesDone, snapshot.framesTotal)}
           />
         )}
