@@ -21,6 +21,7 @@ import { handleSites } from '../remote/routes.js';
 import { handleSlabs } from '../slabs/routes.js';
 import type { SlabService } from '../slabs/slab-service.js';
 import { isAuthorized } from './auth.js';
+import { answerClientError } from './client-error.js';
 import { HttpError } from './errors.js';
 import { sendBody, sendError, sendJson } from './respond.js';
 
@@ -129,9 +130,6 @@ export async function handleRequest(
  * a WebSocket, so in TCP mode the token may also come as `?token=`.
  */
 function handleUpgrade(opts: AppOptions, req: IncomingMessage, socket: Duplex, head: Buffer): void {
-  // Node hands the upgraded socket over without its own 'error' listener: a client resetting the
-  // connection while we answer must not become an uncaught exception.
-  socket.on('error', () => socket.destroy());
   const url = new URL(`http://localhost${req.url ?? '/'}`);
   const queryToken = url.searchParams.get('token');
   const authorized =
@@ -157,5 +155,6 @@ export function createApp(opts: AppOptions): http.Server {
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
     handleUpgrade(opts, req, socket, head)
   );
+  server.on('clientError', answerClientError);
   return server;
 }

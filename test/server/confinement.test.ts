@@ -144,6 +144,14 @@ for (const endpoint of ENDPOINTS) {
   });
 }
 
+test("a path beyond the HTTP parser's 16 KiB limit is refused with 431 JSON too", async () => {
+  for (const endpoint of ENDPOINTS.filter(e => e.body === undefined)) {
+    const a = await h.send(endpoint.method, endpoint.target(`${'..%2F'.repeat(5000)}etc%2Fpasswd`));
+    assert.equal(errorProblem(a), null, `${endpoint.route}: ${a.status} ${a.text}`);
+    assert.equal(a.status, 431);
+  }
+});
+
 test('the same endpoints serve what is inside the root (the refusals are not blanket)', async () => {
   assert.equal((await h.send('GET', '/meta?file=data.h5&path=/')).status, 200);
   assert.equal((await h.send('GET', '/data?file=data.h5&path=/ints')).status, 200);
