@@ -130,6 +130,9 @@ export async function handleRequest(
  * a WebSocket, so in TCP mode the token may also come as `?token=`.
  */
 function handleUpgrade(opts: AppOptions, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  // Node hands the upgraded socket over without its own 'error' listener: a client resetting the
+  // connection while we answer must not become an uncaught exception.
+  socket.on('error', () => socket.destroy());
   const url = new URL(`http://localhost${req.url ?? '/'}`);
   const queryToken = url.searchParams.get('token');
   const authorized =
