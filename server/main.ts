@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { FileChangedEvent } from '../src/protocol/sites.js';
 import { Roots } from './files/roots.js';
 import { ResponseCache } from './h5grove/cache.js';
 import { DEFAULT_MAX_SLAB_MB } from './h5grove/handlers.js';
@@ -13,6 +14,7 @@ import { JobEvents } from './jobs/events.js';
 import { JobManager } from './jobs/manager.js';
 import { Sites } from './jobs/sites.js';
 import { JobStore } from './jobs/store.js';
+import { LiveFiles } from './live/live-files.js';
 import { PipelineDefinitions } from './pipelines/definitions.js';
 import { PipelineStore } from './pipelines/pipeline-store.js';
 import { PipelineRunner } from './pipelines/runner.js';
@@ -166,11 +168,16 @@ const files = {
   maxSlabBytes: (Number(o.maxSlabMb) || DEFAULT_MAX_SLAB_MB) * 1024 * 1024,
   readBudget: new ReadBudget()
 };
+const live = new LiveFiles(roots);
+live.on('changed', file =>
+  events.broadcast({ type: 'file-changed', file } satisfies FileChangedEvent)
+);
 // Local files seen like a remote site's, for links between sites (server/remote/cross-site.ts).
 const remoteSites = new RemoteSites(sites, new LoopbackChannel(createApp(files)));
 const server = createApp({
   ...files,
   sites: remoteSites,
+  live,
   token,
   baseUrl: o.baseUrl,
   jobs: { manager, sites, events, baseDirectory: root },
@@ -193,7 +200,7 @@ function shutdown(code: number, reason: string): void {
   events.close();
   runner.close();
   slabs.close();
-  void Promise.all([pool.close(), manager.close(), watcher.close()])
+  void Promise.all([pool.close(), manager.close(), watcher.close(), live.close()])
     .then(() => {
       store.close();
       pipelineStore.close();

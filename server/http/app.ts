@@ -10,6 +10,7 @@ import {
   handleStats
 } from '../h5grove/handlers.js';
 import type { JobEvents } from '../jobs/events.js';
+import type { LiveFiles } from '../live/live-files.js';
 import type { JobsContext } from '../jobs/routes.js';
 import { handleJobs } from '../jobs/routes.js';
 import type { PipelinesContext } from '../pipelines/routes.js';
@@ -40,6 +41,8 @@ export interface AppOptions extends Context {
   slabs?: SlabService;
   /** remote sites over SSH: /sites routes, global URIs and cross-site links; absent, 404 */
   sites?: RemoteSites;
+  /** files watched once a client asked for their /meta: change notifications on /events */
+  live?: LiveFiles;
 }
 
 type Handler = (ctx: Context, q: URLSearchParams, res: ServerResponse) => Promise<void>;
@@ -108,6 +111,10 @@ export async function handleRequest(
     const handler = routes[route];
     if (!handler) {
       throw new HttpError(404, `Unknown endpoint ${route}`);
+    }
+    const file = url.searchParams.get('file');
+    if (opts.live && route === '/meta' && file) {
+      void opts.live.watch(file);
     }
     if (opts.sites && opts.sites.names.length > 0) {
       await forwardH5grove(opts.sites, route, url.searchParams, res);

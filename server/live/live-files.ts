@@ -1,0 +1,82 @@
+import { watch, type FSWatcher } from 'chokidar';
+import { EventEmitter } from 'node:events';
+import type { Roots } from '../files/roots.js';
+
+// Files someone is looking at, watched for changes (chokidar: inotify on Linux) so that open
+// panels refresh while an acquisition appends frames. Reading needs nothing more: the workers
+// key open handles on (realpath, mtime, size), so the next request after a change reopens the
+// file (server/hdf5/handles.ts) — for SWMR writers too, since h5wasm has no file-level refresh
+// and new frames change the file's size.
+//
+// A burst of writes (one frame = several HDF5 writes and a flush) gives one notification,
+// QUIET_MS after its last write; a file written without pause is notified every MAX_WAIT_MS.
+
+const QUIET_MS = 100;
+const MAX_WAIT_MS = 1000;
+/** watched files at most; the least recently requested is dropped first */
+const MAX_WATCHED = 512;
+
+export interface LiveFilesEvents {
+  /** `file` as clients name it (the h5grove `file` parameter) */
+  changed: [string];
+}
+
+export class LiveFiles extends EventEmitter<LiveFilesEvents> {
+  private readonly watcher: FSWatcher = watch([], { ignoreInitial: true, persistent: true });
+  /** real path → the names clients used for it, in request order (oldest first) */
+  private readonly names = new Map<string, Set<string>>();
+  private readonly pending = new Map<string, { timer: NodeJS.Timeout; since: number }>();
+
+  constructor(private readonly roots: Roots) {
+    super();
+    const notify = (realPath: string): void => {
+      this.pending.delete(realPath);
+      for (const name of this.names.get(realPath) ?? []) {
+        this.emit('changed', name);
+      }
+    };
+    const changed = (realPath: string): void => {
+      if (!this.names.has(realPath)) {
+        return;
+      }
+      const pending = this.pending.get(realPath);
+      if (pending && Date.now() - pending.since >= MAX_WAIT_MS - QUIET_MS) {
+        return;
+      }
+      clearTimeout(pending?.timer);
+      this.pending.set(realPath, {
+        timer: setTimeout(() => notify(realPath), QUIET_MS),
+        since: pending?.since ?? Date.now()
+      });
+    };
+    this.watcher.on('change', changed);
+    this.watcher.on('add', changed);
+  }
+
+  /** Watch the file behind `file` (a client's request); unknown or outside files are ignored. */
+  async watch(file: string): Promise<void> {
+    const resolved = await this.roots.resolve(file).catch(() => undefined);
+    if (!resolved) {
+      return;
+    }
+    const { realPath } = resolved;
+    const names = this.names.get(realPath);
+    this.names.delete(realPath);
+    this.names.set(realPath, (names ?? new Set()).add(file));
+    if (!names) {
+      this.watcher.add(realPath);
+    }
+    while (this.names.size > MAX_WATCHED) {
+      const oldest = this.names.keys().next().value as string;
+      this.names.delete(oldest);
+      void this.watcher.unwatch(oldest);
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const { timer } of this.pending.values()) {
+      clearTimeout(timer);
+    }
+    await this.watcher.close();
+  }
+}
