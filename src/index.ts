@@ -21,6 +21,7 @@ import {
 } from './tokens';
 import { NexusWidgetFactory, NoContentModelFactory, type NexusDocument } from './browser/widget';
 import { h5pyCode, insertCodeCell } from './browser/insertCode';
+import { EventsSocket } from './jobs/eventsSocket';
 import { sitesPlugin } from './jobs/sitesPlugin';
 import { pipelinesPlugin } from './pipelines/plugin';
 
@@ -98,7 +99,9 @@ const plugin: JupyterFrontEndPlugin<void> = {
       canStartKernel: false,
       serverSettings,
       trans,
-      onInsertSlabCode: () => void commands.execute(CommandIDs.insertSlabCode)
+      onInsertSlabCode: () => void commands.execute(CommandIDs.insertSlabCode),
+      // live files: the server pushes a change of any file whose panel is open
+      events: new EventsSocket({ serverSettings })
     });
     docRegistry.addWidgetFactory(factory);
 

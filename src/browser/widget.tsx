@@ -11,6 +11,7 @@ import type { Contents, ServerConnection } from '@jupyterlab/services';
 import type { TranslationBundle } from '@jupyterlab/translation';
 import { Signal, type ISignal } from '@lumino/signaling';
 
+import type { EventsSocket, ServerEvent } from '../jobs/eventsSocket';
 import { FACTORY, MODEL_FACTORY, SERVER_PREFIX, type IViewerSelection } from '../tokens';
 
 import { SlabModel } from './slab/model';
@@ -177,6 +178,8 @@ export interface INexusWidgetFactoryOptions extends DocumentRegistry.IWidgetFact
   serverSettings: ServerConnection.ISettings;
   trans: TranslationBundle;
   onInsertSlabCode: () => void;
+  /** the companion server's /events: open panels refresh when their file changes */
+  events?: EventsSocket;
 }
 
 export class NexusWidgetFactory extends ABCWidgetFactory<NexusDocument> {
@@ -185,6 +188,7 @@ export class NexusWidgetFactory extends ABCWidgetFactory<NexusDocument> {
     this._serverSettings = options.serverSettings;
     this._trans = options.trans;
     this._onInsertSlabCode = options.onInsertSlabCode;
+    this._events = options.events;
   }
 
   protected createNewWidget(context: DocumentRegistry.Context): NexusDocument {
@@ -210,6 +214,15 @@ export class NexusWidgetFactory extends ABCWidgetFactory<NexusDocument> {
       content.path = context.localPath;
       widget.title.caption = path;
     });
+    // A file being written (frames appended): H5Web re-reads it through resetKeys, which keeps
+    // the App's state (selected path, slice, zoom) and only drops the provider's caches.
+    const onEvent = (_: EventsSocket, event: ServerEvent): void => {
+      if (event.type === 'file-changed' && event.file === content.path) {
+        content.refresh();
+      }
+    };
+    this._events?.message.connect(onEvent);
+    widget.disposed.connect(() => this._events?.message.disconnect(onEvent));
     let lastModified: string | undefined;
     context.fileChanged.connect((_, model) => {
       const modified = model.last_modified;
@@ -224,6 +237,7 @@ export class NexusWidgetFactory extends ABCWidgetFactory<NexusDocument> {
   private _serverSettings: ServerConnection.ISettings;
   private _trans: TranslationBundle;
   private _onInsertSlabCode: () => void;
+  private _events?: EventsSocket;
 }
 
 export { FACTORY };

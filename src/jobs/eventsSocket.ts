@@ -5,13 +5,14 @@ import { backOff } from 'exponential-backoff';
 
 import type { JobEvent } from '../protocol/jobs';
 import type { PipelineEvent } from '../protocol/pipelines';
+import type { FileChangedEvent } from '../protocol/sites';
 import { SERVER_PREFIX } from '../tokens';
 
 /** A connection that lasted this long was a real one (ms). */
 const STABLE_MS = 10000;
 
 /** Everything the companion server pushes on `/events`. */
-export type ServerEvent = JobEvent | PipelineEvent;
+export type ServerEvent = JobEvent | PipelineEvent | FileChangedEvent;
 
 export interface IEventsSocketOptions {
   serverSettings: ServerConnection.ISettings;
