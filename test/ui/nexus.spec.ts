@@ -1,6 +1,7 @@
 import { expect, test } from '@jupyterlab/galata';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { expectHeatmap } from './heatmap.js';
 
 const artifacts = resolve(dirname(fileURLToPath(import.meta.url)), '../artifacts');
 
@@ -54,7 +55,7 @@ test('inserts h5py code for the viewed dataset into a notebook', async ({ page }
   await viewer.getByRole('treeitem', { name: 'entry' }).click();
   await viewer.getByRole('treeitem', { name: 'data' }).click();
   await viewer.getByRole('treeitem', { name: 'counts' }).click();
-  await expect(viewer.locator('canvas').first()).toBeVisible({ timeout: 30000 });
+  await expectHeatmap(viewer);
   await page.screenshot({ path: resolve(artifacts, 'nexus-dataset.png') });
 
   await page.evaluate(async () => {

@@ -4,6 +4,7 @@ import { expect, test, type IJupyterLabPageFixture } from '@jupyterlab/galata';
 import type { Locator } from '@playwright/test';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { errorFallback, expectHeatmap } from './heatmap.js';
 
 const artifacts = resolve(dirname(fileURLToPath(import.meta.url)), '../artifacts');
 
@@ -30,20 +31,6 @@ async function viewerFor(page: IJupyterLabPageFixture, name: string): Promise<Lo
 /** The H5Web tree item of an HDF5 path (the attribute avoids ambiguous names like detector/detector). */
 function treeItem(viewer: Locator, path: string): Locator {
   return viewer.locator(`[role="treeitem"][data-path="${path}"]`);
-}
-
-/** H5Web's error fallback (a <details> whose summary is the error message). */
-function errorFallback(viewer: Locator): Locator {
-  return viewer.locator('details:has(> summary)');
-}
-
-/** A loaded heatmap: rendered canvas and a colour bar whose domain came from the data. */
-async function expectHeatmap(viewer: Locator): Promise<void> {
-  const figure = viewer.locator('figure');
-  await expect(figure.locator('canvas').first()).toBeVisible({ timeout: 30000 });
-  await expect(figure.getByLabel(/^Min: /)).toBeVisible({ timeout: 30000 });
-  await expect(figure.getByLabel(/^Max: /)).toBeVisible();
-  await expect(errorFallback(viewer)).toHaveCount(0);
 }
 
 test.describe('real files', () => {
