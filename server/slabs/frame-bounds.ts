@@ -95,7 +95,9 @@ export async function frameRegionsOf(
   q: Float64Array,
   scan: { frames: number; rows: number; cols: number },
   frames: number[],
-  signal?: AbortSignal
+  signal?: AbortSignal,
+  /** called as soon as a frame is known to have pixels in the slab (to start reading it) */
+  onFrame?: (frame: number) => void
 ): Promise<FrameRegions> {
   const { rows, cols } = scan;
   const regions = new FrameRegions(scan.frames, rows, cols);
@@ -108,21 +110,21 @@ export async function frameRegionsOf(
       const i = 2 * (f * rows + y);
       for (let x = 0; x < cols; x++) {
         const o = 3 * (y * cols + x);
+        // the across coordinate first: it rules out nearly every pixel of a thin slab
+        const u2 = m[6] * q[o] + m[7] * q[o + 1] + m[8] * q[o + 2] + m[11];
+        if (!(u2 >= -MARGIN && u2 < n2 + MARGIN)) {
+          continue;
+        }
         const u0 = m[0] * q[o] + m[1] * q[o + 1] + m[2] * q[o + 2] + m[9];
         const u1 = m[3] * q[o] + m[4] * q[o + 1] + m[5] * q[o + 2] + m[10];
-        const u2 = m[6] * q[o] + m[7] * q[o + 1] + m[8] * q[o + 2] + m[11];
-        if (
-          u0 >= -MARGIN &&
-          u0 < n0 + MARGIN &&
-          u1 >= -MARGIN &&
-          u1 < n1 + MARGIN &&
-          u2 >= -MARGIN &&
-          u2 < n2 + MARGIN
-        ) {
+        if (u0 >= -MARGIN && u0 < n0 + MARGIN && u1 >= -MARGIN && u1 < n1 + MARGIN) {
           regions.spans[i] = Math.min(regions.spans[i], x);
           regions.spans[i + 1] = Math.max(regions.spans[i + 1], x);
         }
       }
+    }
+    if (regions.hasPixels(f)) {
+      onFrame?.(f);
     }
   }
   return regions;

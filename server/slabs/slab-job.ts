@@ -34,6 +34,16 @@ export interface SlabJobOptions {
   threads?: number;
 }
 
+/** The promise's value, or the abort as soon as it comes (a read in flight finishes unobserved). */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  signal.throwIfAborted();
+  return new Promise<T>((resolve, reject) => {
+    const abort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', abort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', abort));
+  });
+}
+
 export class SlabJob extends EventEmitter<{ update: [] }> {
   readonly v: Float64Array;
   readonly n: Float64Array;
@@ -110,7 +120,11 @@ export class SlabJob extends EventEmitter<{ update: [] }> {
       // every k-th frame, mapped exactly, while the inverse bound of all frames is computed
       const stride = Math.max(1, Math.ceil(frames / COARSE_FRAMES));
       const candidates = Array.from({ length: Math.ceil(frames / stride) }, (_, i) => i * stride);
-      const coarseRegions = await frameRegionsOf(geometry, grid, q, scan, candidates, signal);
+      const { file, dataset, reader } = this.options;
+      const coarseRegions = await frameRegionsOf(geometry, grid, q, scan, candidates, signal, f =>
+        // started now, picked up by binPass from the reader's in-flight reads or its cache
+        reader.read(file, dataset, description, f).catch(() => undefined)
+      );
       const coarse = candidates.filter(f => coarseRegions.hasPixels(f));
       const bounding = slabFrameRegions(geometry, grid, q, scan, signal);
       bounding.catch(() => undefined); // awaited below; a failure while binning must not crash
@@ -164,8 +178,7 @@ export class SlabJob extends EventEmitter<{ update: [] }> {
       readAhead(start + batch.length + lookahead);
       const frames: PixelArray[] = [];
       for (const frame of batch) {
-        signal.throwIfAborted();
-        frames.push(await reads.get(frame)!);
+        frames.push(await untilAborted(reads.get(frame)!, signal));
         reads.delete(frame);
       }
       const job = this.compact(batch, frames, regions);
