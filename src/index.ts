@@ -24,6 +24,7 @@ import { h5pyCode, insertCodeCell } from './browser/insertCode';
 import { EventsSocket } from './jobs/eventsSocket';
 import { sitesPlugin } from './jobs/sitesPlugin';
 import { pipelinesPlugin } from './pipelines/plugin';
+import { remotePlugin } from './remote/plugin';
 
 const nexusIcon = new LabIcon({
   name: 'jupyterlab-nexus:file',
@@ -254,4 +255,4 @@ const plugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default [plugin, sitesPlugin, pipelinesPlugin];
+export default [plugin, sitesPlugin, pipelinesPlugin, remotePlugin];

@@ -20,6 +20,7 @@ export const CommandIDs = {
 } as const;
 
 export const PIPELINES_PLUGIN_ID = 'jupyterlab-nexus:pipelines';
+export const REMOTE_PLUGIN_ID = 'jupyterlab-nexus:remote';
 
 /** Settings of the pipeline sidebar (schema/pipelines.json). */
 export interface IPipelineSettings {

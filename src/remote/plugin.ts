@@ -1,0 +1,53 @@
+import { type JupyterFrontEnd, type JupyterFrontEndPlugin } from '@jupyterlab/application';
+import { MainAreaWidget } from '@jupyterlab/apputils';
+import { ITranslator, nullTranslator } from '@jupyterlab/translation';
+import { LabIcon } from '@jupyterlab/ui-components';
+
+import { NexusViewer } from '../browser/widget';
+import { REMOTE_PLUGIN_ID } from '../tokens';
+import { RemoteBrowser } from './RemoteBrowser';
+
+const remoteIcon = new LabIcon({
+  name: 'jupyterlab-nexus:remote',
+  svgstr:
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24"><g class="jp-icon3" fill="#616161">' +
+    '<rect x="3" y="4" width="18" height="6" rx="1"/><rect x="3" y="14" width="18" height="6" rx="1"/>' +
+    '</g></svg>'
+});
+
+/** Left sidebar rank: after the pipeline sidebar. */
+const SIDEBAR_RANK = 650;
+
+export const remotePlugin: JupyterFrontEndPlugin<void> = {
+  id: REMOTE_PLUGIN_ID,
+  description: 'Remote sites: browse their files over SSH and open them in the NeXus Viewer.',
+  autoStart: true,
+  optional: [ITranslator],
+  activate: (app: JupyterFrontEnd, translator: ITranslator | null) => {
+    const trans = (translator ?? nullTranslator).load('jupyterlab_nexus');
+    const serverSettings = app.serviceManager.serverSettings;
+    const browser = new RemoteBrowser({
+      serverSettings,
+      trans,
+      onOpen: uri => {
+        const content = new NexusViewer({
+          path: uri,
+          serverSettings,
+          trans,
+          onInsertSlabCode: () => undefined
+        });
+        const widget = new MainAreaWidget({ content });
+        widget.title.label = uri.split('/').pop() ?? uri;
+        widget.title.caption = uri;
+        widget.title.icon = remoteIcon;
+        widget.title.closable = true;
+        widget.addClass('jp-NexusDocument');
+        app.shell.add(widget, 'main');
+      }
+    });
+    browser.id = 'jupyterlab-nexus-remote';
+    browser.title.icon = remoteIcon;
+    browser.title.caption = trans.__('Remote sites');
+    app.shell.add(browser, 'left', { rank: SIDEBAR_RANK });
+  }
+};
