@@ -26,7 +26,12 @@ interface IRemoteBrowserProps {
   onOpen: (uri: string) => void;
 }
 
-function RemoteBrowserView({ serverSettings, trans, onOpen }: IRemoteBrowserProps): JSX.Element {
+function RemoteBrowserView({
+  serverSettings,
+  trans,
+  onOpen,
+  generation
+}: IRemoteBrowserProps & { generation: number }): JSX.Element {
   const [sites, setSites] = useState<string[]>([]);
   const [site, setSite] = useState<string>('');
   const [dir, setDir] = useState<string>('');
@@ -40,7 +45,7 @@ function RemoteBrowserView({ serverSettings, trans, onOpen }: IRemoteBrowserProp
         setSite(current => current || names[0] || '');
       })
       .catch((e: Error) => setError(e.message));
-  }, [serverSettings]);
+  }, [serverSettings, generation]);
 
   useEffect(() => {
     if (!site) {
@@ -56,7 +61,7 @@ function RemoteBrowserView({ serverSettings, trans, onOpen }: IRemoteBrowserProp
         setEntries([]);
         setError(e.message);
       });
-  }, [serverSettings, site, dir]);
+  }, [serverSettings, site, dir, generation]);
 
   const join = (name: string) => (dir ? `${dir}/${name}` : name);
   return (
@@ -108,7 +113,15 @@ export class RemoteBrowser extends ReactWidget {
     this.addClass('jp-NexusRemoteBrowser');
   }
 
-  protected render(): JSX.Element {
-    return <RemoteBrowserView {...this.props} />;
+  /** Sites may have changed in the settings meanwhile: read them again whenever shown. */
+  protected onAfterShow(): void {
+    this._generation += 1;
+    this.update();
   }
+
+  protected render(): JSX.Element {
+    return <RemoteBrowserView {...this.props} generation={this._generation} />;
+  }
+
+  private _generation = 0;
 }
