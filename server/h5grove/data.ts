@@ -135,10 +135,30 @@ export async function streamNumeric(
         'Content-Length': String(n * outElemSize)
       });
     }
-    if (!res.write(encode(piece))) {
-      await new Promise(resolve => res.once('drain', resolve));
+    if (!res.write(encode(piece)) && !(await drainedOrClosed(res))) {
+      // The client is gone: leaving the loop stops the reads still planned and frees the pieces
+      // held for it (waiting for a 'drain' that never comes would keep them forever).
+      return true;
     }
   }
   res.end();
   return true;
+}
+
+/** Resolves true once the client took the buffered body, false if the connection closed first. */
+function drainedOrClosed(res: ServerResponse): Promise<boolean> {
+  if (res.destroyed) {
+    return Promise.resolve(false);
+  }
+  return new Promise(resolve => {
+    const settle = (drained: boolean) => (): void => {
+      res.off('drain', onDrain);
+      res.off('close', onClose);
+      resolve(drained);
+    };
+    const onDrain = settle(true);
+    const onClose = settle(false);
+    res.on('drain', onDrain);
+    res.on('close', onClose);
+  });
 }
