@@ -110,6 +110,8 @@ export class SshSite implements SiteChannel {
       this.refusal = undefined;
       client.on('error', err => reject(new Error(this.refusal ?? err.message)));
       client.on('ready', () => {
+        // small request frames must not wait for the previous segment's ACK (Nagle)
+        client.setNoDelay(true);
         client.exec(command, (err, channel) => {
           if (err) {
             client.end();
