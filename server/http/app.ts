@@ -117,7 +117,9 @@ export async function handleRequest(
       void opts.live.watch(file);
     }
     if (opts.sites && opts.sites.names.length > 0) {
-      await forwardH5grove(opts.sites, route, url.searchParams, res);
+      await forwardH5grove(opts.sites, route, url.searchParams, res, () =>
+        handler(opts, url.searchParams, res)
+      );
       return;
     }
     await handler(opts, url.searchParams, res);

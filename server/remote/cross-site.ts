@@ -105,13 +105,33 @@ async function followed(ctx: SitesContext, meta: MetaJson, depth: number): Promi
   return { ...resolved, name: meta.name };
 }
 
+/**
+ * @param local answers the request for a local file directly (no copy through the in-memory
+ *   channel); it throws 404 before writing anything when the path is not found
+ */
 export async function forwardH5grove(
   ctx: SitesContext,
   route: string,
   q: URLSearchParams,
-  res: ServerResponse
+  res: ServerResponse,
+  local: () => Promise<void>
 ): Promise<void> {
   let target: Target = { file: q.get('file') ?? '', path: q.get('path') || '/' };
+  if (route !== '/meta' && !parseGlobalUri(target.file)) {
+    try {
+      await local();
+      return;
+    } catch (err) {
+      const next =
+        err instanceof HttpError && err.status === 404 && !res.headersSent
+          ? await hopAlong(ctx, target)
+          : undefined;
+      if (!next) {
+        throw err;
+      }
+      target = next;
+    }
+  }
   for (let hop = 0; ; hop++) {
     const answer = await fetchFrom(ctx, route, q, target);
     if (answer.statusCode === 404 && hop < MAX_HOPS) {
