@@ -1,6 +1,7 @@
 import { watch, type FSWatcher } from 'chokidar';
 import { EventEmitter } from 'node:events';
 import type { Roots } from '../files/roots.js';
+import { logToStderr } from '../process-guards.js';
 
 // Files someone is looking at, watched for changes (chokidar: inotify on Linux) so that open
 // panels refresh while an acquisition appends frames. Reading needs nothing more: the workers
@@ -51,6 +52,16 @@ export class LiveFiles extends EventEmitter<LiveFilesEvents> {
     };
     this.watcher.on('change', changed);
     this.watcher.on('add', changed);
+    // inotify instances and watches are counted per user (EMFILE/ENOSPC once every process of the
+    // account holds its share): such a file only goes without change notifications, and a later
+    // request tries again. Unheard, chokidar's 'error' would end the server.
+    this.watcher.on('error', err => {
+      logToStderr(`not watching for changes: ${err instanceof Error ? err.message : String(err)}`);
+      const failed = (err as NodeJS.ErrnoException).path;
+      if (failed !== undefined) {
+        this.names.delete(failed);
+      }
+    });
   }
 
   /** Watch the file behind `file` (a client's request); unknown or outside files are ignored. */
