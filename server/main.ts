@@ -174,6 +174,9 @@ live.on('changed', file =>
 );
 // Local files seen like a remote site's, for links between sites (server/remote/cross-site.ts).
 const remoteSites = new RemoteSites(sites, new LoopbackChannel(createApp(files)));
+remoteSites.live.on('changed', file =>
+  events.broadcast({ type: 'file-changed', file } satisfies FileChangedEvent)
+);
 const server = createApp({
   ...files,
   sites: remoteSites,

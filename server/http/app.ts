@@ -115,6 +115,7 @@ export async function handleRequest(
     const file = url.searchParams.get('file');
     if (opts.live && route === '/meta' && file) {
       void opts.live.watch(file);
+      opts.sites?.live.watch(file);
     }
     if (opts.sites && opts.sites.names.length > 0) {
       await forwardH5grove(opts.sites, route, url.searchParams, res, () =>

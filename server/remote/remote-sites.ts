@@ -1,4 +1,5 @@
 import type { Sites } from '../jobs/sites.js';
+import { RemoteFilePoller } from '../live/remote-files.js';
 import type { SitesContext } from './cross-site.js';
 import type { SiteChannel } from './channel.js';
 import { SshSite } from './ssh-site.js';
@@ -8,6 +9,8 @@ import { SshSite } from './ssh-site.js';
 
 export class RemoteSites implements SitesContext {
   private readonly byName = new Map<string, { key: string; site: SshSite }>();
+  /** remote files clients look at, polled for changes */
+  readonly live = new RemoteFilePoller(this);
 
   constructor(
     private readonly sites: Sites,
@@ -26,6 +29,7 @@ export class RemoteSites implements SitesContext {
   }
 
   close(): void {
+    this.live.close();
     for (const { site } of this.byName.values()) {
       site.close();
     }

@@ -222,6 +222,30 @@ describe('remote site over SSH', () => {
     assert.deepEqual(await attr.json(), { units: 'counts' });
   });
 
+  test('a remote file that changes is reported within 2 s (polled over the channel)', async () => {
+    const live = path.join(remoteDir, 'live.h5');
+    writeH5(live, `f['frames'] = np.zeros((1, 8, 8), dtype='<u2')`);
+    fs.chmodSync(live, 0o644);
+    const uri = `nexus://remote/${remoteRel}/live.h5`;
+    const changed: string[] = [];
+    remoteSites.live.on('changed', file => changed.push(file));
+    remoteSites.live.watch(uri);
+    // two polls: the first records the file's stamp, the second sees no change
+    await new Promise(resolve => setTimeout(resolve, 2200));
+    assert.deepEqual(changed, []);
+    for (let frames = 2; frames <= 4; frames++) {
+      writeH5(live, `f['frames'] = np.zeros((${frames}, 8, 8), dtype='<u2')`);
+      const written = Date.now();
+      while (!changed.includes(uri)) {
+        assert.ok(Date.now() - written < 2000, `change ${frames} not reported within 2 s`);
+        await new Promise(resolve => setTimeout(resolve, 20));
+      }
+      changed.length = 0;
+      const meta = await get('meta', { file: uri, path: '/frames' });
+      assert.deepEqual(((await meta.json()) as { shape: number[] }).shape, [frames, 8, 8]);
+    }
+  });
+
   test('a lost connection gives a clear message, and the next request reconnects', async () => {
     const file = `nexus://remote/${remoteRel}/big.h5`;
     assert.equal((await get('meta', { file, path: '/' })).status, 200);
