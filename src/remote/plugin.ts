@@ -4,6 +4,7 @@ import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { LabIcon } from '@jupyterlab/ui-components';
 
 import { NexusViewer } from '../browser/widget';
+import { EventsSocket, type ServerEvent } from '../jobs/eventsSocket';
 import { REMOTE_PLUGIN_ID } from '../tokens';
 import { RemoteBrowser } from './RemoteBrowser';
 
@@ -26,6 +27,8 @@ export const remotePlugin: JupyterFrontEndPlugin<void> = {
   activate: (app: JupyterFrontEnd, translator: ITranslator | null) => {
     const trans = (translator ?? nullTranslator).load('jupyterlab_nexus');
     const serverSettings = app.serviceManager.serverSettings;
+    // opened with the first remote file: the server polls the files panels look at
+    let events: EventsSocket | undefined;
     const browser = new RemoteBrowser({
       serverSettings,
       trans,
@@ -36,7 +39,15 @@ export const remotePlugin: JupyterFrontEndPlugin<void> = {
           trans,
           onInsertSlabCode: () => undefined
         });
+        events ??= new EventsSocket({ serverSettings });
+        const onEvent = (_: EventsSocket, event: ServerEvent): void => {
+          if (event.type === 'file-changed' && event.file === uri) {
+            content.refresh();
+          }
+        };
+        events.message.connect(onEvent);
         const widget = new MainAreaWidget({ content });
+        widget.disposed.connect(() => events?.message.disconnect(onEvent));
         widget.title.label = uri.split('/').pop() ?? uri;
         widget.title.caption = uri;
         widget.title.icon = remoteIcon;
