@@ -9,6 +9,7 @@ import {
   handlePaths,
   handleStats
 } from '../h5grove/handlers.js';
+import { withFrameFolders } from '../h5grove/frame-folder.js';
 import type { JobEvents } from '../jobs/events.js';
 import type { LiveFiles } from '../live/live-files.js';
 import type { JobsContext } from '../jobs/routes.js';
@@ -48,11 +49,11 @@ export interface AppOptions extends Context {
 type Handler = (ctx: Context, q: URLSearchParams, res: ServerResponse) => Promise<void>;
 
 const routes: Record<string, Handler> = {
-  '/meta': handleMeta,
-  '/attr': handleAttr,
-  '/data': handleData,
-  '/paths': handlePaths,
-  '/stats': handleStats
+  '/meta': withFrameFolders('/meta', handleMeta),
+  '/attr': withFrameFolders('/attr', handleAttr),
+  '/data': withFrameFolders('/data', handleData),
+  '/paths': withFrameFolders('/paths', handlePaths),
+  '/stats': withFrameFolders('/stats', handleStats)
 };
 
 function stripPrefix(pathname: string, prefix: string | undefined): string | null {

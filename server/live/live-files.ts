@@ -1,6 +1,8 @@
 import { watch, type FSWatcher } from 'chokidar';
 import { EventEmitter } from 'node:events';
+import path from 'node:path';
 import type { Roots } from '../files/roots.js';
+import { isFrameFile } from '../pipelines/steps/frames.js';
 import { logToStderr } from '../process-guards.js';
 
 // Files someone is looking at, watched for changes (chokidar: inotify on Linux) so that open
@@ -23,7 +25,12 @@ export interface LiveFilesEvents {
 }
 
 export class LiveFiles extends EventEmitter<LiveFilesEvents> {
-  private readonly watcher: FSWatcher = watch([], { ignoreInitial: true, persistent: true });
+  // depth 0: a watched folder of frame files reports the files in it, not in its subfolders
+  private readonly watcher: FSWatcher = watch([], {
+    ignoreInitial: true,
+    persistent: true,
+    depth: 0
+  });
   /** real path → the names clients used for it, in request order (oldest first) */
   private readonly names = new Map<string, Set<string>>();
   private readonly pending = new Map<string, { timer: NodeJS.Timeout; since: number }>();
@@ -36,7 +43,12 @@ export class LiveFiles extends EventEmitter<LiveFilesEvents> {
         this.emit('changed', name);
       }
     };
-    const changed = (realPath: string): void => {
+    const changed = (changedPath: string): void => {
+      // a frame file added to, rewritten in or removed from a watched folder changes the folder's stack
+      const realPath =
+        !this.names.has(changedPath) && isFrameFile(changedPath)
+          ? path.dirname(changedPath)
+          : changedPath;
       if (!this.names.has(realPath)) {
         return;
       }
@@ -52,6 +64,7 @@ export class LiveFiles extends EventEmitter<LiveFilesEvents> {
     };
     this.watcher.on('change', changed);
     this.watcher.on('add', changed);
+    this.watcher.on('unlink', changed);
     // inotify instances and watches are counted per user (EMFILE/ENOSPC once every process of the
     // account holds its share): such a file only goes without change notifications, and a later
     // request tries again. Unheard, chokidar's 'error' would end the server.
@@ -64,13 +77,19 @@ export class LiveFiles extends EventEmitter<LiveFilesEvents> {
     });
   }
 
-  /** Watch the file behind `file` (a client's request); unknown or outside files are ignored. */
+  /**
+   * Watch the file, or folder of frame files, behind `file` (a client's request); unknown or
+   * outside paths are ignored.
+   */
   async watch(file: string): Promise<void> {
-    const resolved = await this.roots.resolve(file).catch(() => undefined);
-    if (!resolved) {
+    const realPath =
+      (await this.roots.resolve(file).then(
+        resolved => resolved.realPath,
+        () => undefined
+      )) ?? (await this.roots.resolveDirectory(file).catch(() => null));
+    if (!realPath) {
       return;
     }
-    const { realPath } = resolved;
     const names = this.names.get(realPath);
     this.names.delete(realPath);
     this.names.set(realPath, (names ?? new Set()).add(file));

@@ -14,7 +14,11 @@ export interface Frame {
   data: PixelArray;
 }
 
-const FRAME_EXTENSIONS = ['.tif', '.tiff', '.cbf'];
+export const FRAME_EXTENSIONS = ['.tif', '.tiff', '.cbf'];
+
+export function isFrameFile(name: string): boolean {
+  return FRAME_EXTENSIONS.includes(path.extname(name).toLowerCase());
+}
 
 const byName = new Intl.Collator('en', { numeric: true }).compare;
 
@@ -25,10 +29,10 @@ export async function frameFiles(scanDir: string, pattern?: string): Promise<str
     : fs.existsSync(scanDir)
       ? fs
           .readdirSync(scanDir)
-          .filter(name => FRAME_EXTENSIONS.includes(path.extname(name).toLowerCase()))
+          .filter(isFrameFile)
           .map(name => path.join(scanDir, name))
       : [];
-  const frames = files.filter(f => FRAME_EXTENSIONS.includes(path.extname(f).toLowerCase()));
+  const frames = files.filter(isFrameFile);
   if (frames.length === 0) {
     throw new InputError(
       pattern
