@@ -21,6 +21,7 @@ import {
 } from './tokens';
 import { NexusWidgetFactory, NoContentModelFactory, type NexusDocument } from './browser/widget';
 import { h5pyCode, insertCodeCell } from './browser/insertCode';
+import { openViewerPanel } from './browser/viewerPanel';
 import { EventsSocket } from './jobs/eventsSocket';
 import { sitesPlugin } from './jobs/sitesPlugin';
 import { pipelinesPlugin } from './pipelines/plugin';
@@ -90,6 +91,8 @@ const plugin: JupyterFrontEndPlugin<void> = {
     });
     docRegistry.addModelFactory(new NoContentModelFactory());
 
+    // live files: the server pushes a change of any file or frame folder whose panel is open
+    const events = new EventsSocket({ serverSettings });
     const factory = new NexusWidgetFactory({
       name: FACTORY,
       label: trans.__('NeXus Viewer'),
@@ -101,8 +104,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
       serverSettings,
       trans,
       onInsertSlabCode: () => void commands.execute(CommandIDs.insertSlabCode),
-      // live files: the server pushes a change of any file whose panel is open
-      events: new EventsSocket({ serverSettings })
+      events
     });
     docRegistry.addWidgetFactory(factory);
 
@@ -158,6 +160,37 @@ const plugin: JupyterFrontEndPlugin<void> = {
           if (item.type !== 'directory') {
             await commands.execute(CommandIDs.openFile, { path: item.path });
           }
+        }
+      }
+    });
+
+    commands.addCommand(CommandIDs.openFrameFolder, {
+      label: trans.__('Open as frame stack in NeXus Viewer'),
+      caption: trans.__(
+        'Show the TIFF/CBF frame files of a folder as one growing stack in the NeXus Viewer'
+      ),
+      icon: args => (args.isPalette ? undefined : nexusIcon),
+      describedBy: {
+        args: {
+          type: 'object',
+          properties: {
+            path: { type: 'string', description: 'Folder path relative to the Jupyter root' }
+          }
+        }
+      },
+      isVisible: args =>
+        typeof args.path === 'string' ||
+        (!!fileBrowser &&
+          Array.from(fileBrowser.selectedItems()).some(item => item.type === 'directory')),
+      execute: args => {
+        const folders =
+          typeof args.path === 'string'
+            ? [args.path]
+            : Array.from(fileBrowser?.selectedItems() ?? [])
+                .filter(item => item.type === 'directory')
+                .map(item => item.path);
+        for (const file of folders) {
+          openViewerPanel({ app, file, serverSettings, trans, events, icon: nexusIcon });
         }
       }
     });
@@ -231,6 +264,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
     app.contextMenu.addItem({
       command: CommandIDs.openSelected,
       selector: `.jp-DirListing-item[data-file-type="${FILE_TYPE}"]`,
+      rank: 1
+    });
+    app.contextMenu.addItem({
+      command: CommandIDs.openFrameFolder,
+      selector: '.jp-DirListing-item[data-isdir="true"]',
       rank: 1
     });
     app.contextMenu.addItem({

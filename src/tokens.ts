@@ -12,6 +12,7 @@ export const FILE_EXTENSIONS = ['.nxs', '.nx5', '.h5', '.hdf5', '.hdf', '.cxi'];
 export const CommandIDs = {
   openFile: 'nexus:open-file',
   openSelected: 'nexus:open-selected',
+  openFrameFolder: 'nexus:open-frame-folder',
   insertCode: 'nexus:insert-code',
   copyPath: 'nexus:copy-dataset-path',
   openPipelines: 'nexus:open-pipelines',

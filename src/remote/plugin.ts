@@ -1,10 +1,9 @@
 import { type JupyterFrontEnd, type JupyterFrontEndPlugin } from '@jupyterlab/application';
-import { MainAreaWidget } from '@jupyterlab/apputils';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { LabIcon } from '@jupyterlab/ui-components';
 
-import { NexusViewer } from '../browser/widget';
-import { EventsSocket, type ServerEvent } from '../jobs/eventsSocket';
+import { openViewerPanel } from '../browser/viewerPanel';
+import { EventsSocket } from '../jobs/eventsSocket';
 import { REMOTE_PLUGIN_ID } from '../tokens';
 import { RemoteBrowser } from './RemoteBrowser';
 
@@ -33,27 +32,8 @@ export const remotePlugin: JupyterFrontEndPlugin<void> = {
       serverSettings,
       trans,
       onOpen: uri => {
-        const content = new NexusViewer({
-          path: uri,
-          serverSettings,
-          trans,
-          onInsertSlabCode: () => undefined
-        });
         events ??= new EventsSocket({ serverSettings });
-        const onEvent = (_: EventsSocket, event: ServerEvent): void => {
-          if (event.type === 'file-changed' && event.file === uri) {
-            content.refresh();
-          }
-        };
-        events.message.connect(onEvent);
-        const widget = new MainAreaWidget({ content });
-        widget.disposed.connect(() => events?.message.disconnect(onEvent));
-        widget.title.label = uri.split('/').pop() ?? uri;
-        widget.title.caption = uri;
-        widget.title.icon = remoteIcon;
-        widget.title.closable = true;
-        widget.addClass('jp-NexusDocument');
-        app.shell.add(widget, 'main');
+        openViewerPanel({ app, file: uri, serverSettings, trans, events, icon: remoteIcon });
       }
     });
     browser.id = 'jupyterlab-nexus-remote';
