@@ -48,6 +48,9 @@ const H5T_STRING = 3;
 const STRING_TYPE = { class: H5T_STRING, cset: 1, dtype: '|O', size: 8, strpad: 0, vlen: true };
 
 interface Stack {
+  /** the folder as the client names it, and its real path */
+  file: string;
+  folder: string;
   files: string[];
   first: Frame;
   desc: DatasetDescription;
@@ -125,8 +128,10 @@ async function openStack(file: string, folder: string): Promise<Stack> {
     }
     throw err;
   }
-  const first = await decodeFrame(files[0]);
+  const first = await decodeFrame({ file, folder }, files[0]);
   return {
+    file,
+    folder,
     files,
     first,
     desc: describePixels(first.data),
@@ -134,12 +139,16 @@ async function openStack(file: string, folder: string): Promise<Stack> {
   };
 }
 
-async function decodeFrame(file: string): Promise<Frame> {
+/** A frame's pixels; a frame still being written, or no frame at all, answers 422. */
+async function decodeFrame(stack: Pick<Stack, 'file' | 'folder'>, frame: string): Promise<Frame> {
   try {
-    return await readFrame(file);
+    return await readFrame(frame);
   } catch (err) {
-    // a frame still being written, or not a frame at all
-    throw err instanceof InputError ? new HttpError(422, err.message) : err;
+    if (!(err instanceof InputError)) {
+      throw err;
+    }
+    // named as the client names the folder: real paths stay on the server
+    throw new HttpError(422, err.message.split(stack.folder).join(stack.file));
   }
 }
 
@@ -263,7 +272,7 @@ async function sendData(
   const out = new Pixels(count);
   let at = 0;
   for (const index of indices(frameAxis)) {
-    const frame = index === 0 ? stack.first : await decodeFrame(stack.files[index]);
+    const frame = index === 0 ? stack.first : await decodeFrame(stack, stack.files[index]);
     if (frame.rows !== stack.first.rows || frame.cols !== stack.first.cols) {
       throw new HttpError(
         422,

@@ -16,6 +16,7 @@ import { startServerProcess, tempDir, type ServerProcess } from './jobs-helpers.
 const REPO = path.resolve(import.meta.dirname, '..', '..');
 const SAVU_TIFFS =
   '/work/shared/testdata/real/DiamondLightSource_Savu/test_data/data/image_test/tiffs';
+const DXTBX_CBF = '/work/shared/testdata/real/cctbx_dxtbx/tests/phi_scan_001.cbf';
 const ROWS = 12;
 const COLS = 16;
 const LIMIT_MS = 2000;
@@ -57,6 +58,14 @@ describe('folders of frame files', () => {
     for (const name of ['raw_00000.tiff', 'raw_00001.tiff', 'raw_00002.tiff']) {
       fs.copyFileSync(path.join(SAVU_TIFFS, name), path.join(root, 'savu', name));
     }
+    fs.mkdirSync(path.join(root, 'cbf'));
+    for (const name of ['phi_scan_001.cbf', 'phi_scan_002.cbf']) {
+      fs.copyFileSync(DXTBX_CBF, path.join(root, 'cbf', name));
+    }
+    fs.mkdirSync(path.join(root, 'partial'));
+    writeFrame(path.join(root, 'partial'), 0);
+    // a frame whose writer has not finished yet
+    fs.writeFileSync(path.join(root, 'partial', 'frame_1.tif'), Buffer.from('II*\0'));
     fs.mkdirSync(path.join(root, 'empty'));
     fs.writeFileSync(path.join(root, 'empty', 'notes.txt'), 'no frames here');
     writeFrame(outside, 0);
@@ -151,6 +160,52 @@ describe('folders of frame files', () => {
       dtype: 'origin'
     });
     assert.equal(Buffer.from(await res.arrayBuffer()).toString('hex'), oracle.hex);
+  });
+
+  test('a CBF frame reads back as fabio reads it', async () => {
+    const oracle = JSON.parse(
+      execFileSync(
+        path.join(REPO, '.venv', 'bin', 'python'),
+        [
+          '-c',
+          'import sys, json, fabio; a = fabio.open(sys.argv[1]).data; ' +
+            'print(json.dumps({"shape": a.shape, "hex": a.astype("<i4").tobytes().hex()}))',
+          DXTBX_CBF
+        ],
+        { maxBuffer: 64 * 2 ** 20 }
+      ).toString()
+    ) as { shape: number[]; hex: string };
+    assert.deepEqual(await stackShape('cbf'), [2, ...oracle.shape]);
+    const res = await get('data', {
+      file: 'cbf',
+      path: '/entry/data/data',
+      selection: '1',
+      format: 'bin'
+    });
+    assert.equal(Buffer.from(await res.arrayBuffer()).toString('hex'), oracle.hex);
+  });
+
+  test('a frame slice decodes only its own file; an unfinished frame answers 422', async () => {
+    assert.deepEqual(await stackShape('partial'), [2, ROWS, COLS]);
+    const ok = await get('data', {
+      file: 'partial',
+      path: '/entry/data/data',
+      selection: '0',
+      format: 'bin'
+    });
+    assert.equal(ok.status, 200);
+    assert.deepEqual(new Uint16Array(await ok.arrayBuffer()), framePixels(0));
+    const unfinished = await get('data', {
+      file: 'partial',
+      path: '/entry/data/data',
+      selection: '1',
+      format: 'bin'
+    });
+    assert.equal(unfinished.status, 422);
+    assert.match(
+      ((await unfinished.json()) as { message: string }).message,
+      /frame_1\.tif: not a readable TIFF/
+    );
   });
 
   test(`a new frame grows the stack and is announced within ${LIMIT_MS} ms`, async () => {
