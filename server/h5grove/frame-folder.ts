@@ -1,3 +1,4 @@
+import { promises as fsp } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import type {
   AttributeMetadata,
@@ -15,7 +16,7 @@ import type { PixelArray } from '../transform/native.js';
 import { jsonValues, nestValues, npyFile } from './encoders.js';
 import { decode, outputBytes, outputDescr } from './numeric.js';
 import { parseDtype, parseFlatten, parseFormat } from './params.js';
-import { normalizeSelection, type AxisSelection } from './selection.js';
+import { axisCount, normalizeSelection, type AxisSelection } from './selection.js';
 
 // A folder of detector frames (one TIFF or CBF per frame, as a scan writes them) answered by
 // the h5grove endpoints as a virtual NeXus file, so that H5Web plots it as a stack:
@@ -52,10 +53,24 @@ interface Stack {
   file: string;
   folder: string;
   files: string[];
-  first: Frame;
-  desc: DatasetDescription;
+  layout: Layout;
   shape: number[];
 }
+
+/** what every frame of a stack must share with its first */
+interface Layout {
+  rows: number;
+  cols: number;
+  Pixels: new (n: number) => PixelArray;
+  desc: DatasetDescription;
+}
+
+/**
+ * Layouts by first frame (real path, mtime, size): /meta and /data would otherwise decode the
+ * first frame on every request, doubling the cost of reading one frame.
+ */
+const layouts = new Map<string, Layout>();
+const MAX_LAYOUTS = 256;
 
 /**
  * The handler, answering for a folder of frame files when `file` names a folder inside the roots.
@@ -128,15 +143,24 @@ async function openStack(file: string, folder: string): Promise<Stack> {
     }
     throw err;
   }
-  const first = await decodeFrame({ file, folder }, files[0]);
-  return {
-    file,
-    folder,
-    files,
-    first,
-    desc: describePixels(first.data),
-    shape: [files.length, first.rows, first.cols]
-  };
+  const layout = await layoutOf({ file, folder }, files[0]);
+  return { file, folder, files, layout, shape: [files.length, layout.rows, layout.cols] };
+}
+
+async function layoutOf(names: Pick<Stack, 'file' | 'folder'>, first: string): Promise<Layout> {
+  const { mtimeMs, size } = await fsp.stat(first);
+  const key = JSON.stringify([first, mtimeMs, size]);
+  let layout = layouts.get(key);
+  if (!layout) {
+    const { rows, cols, data } = await decodeFrame(names, first);
+    const Pixels = data.constructor as Layout['Pixels'];
+    layout = { rows, cols, Pixels, desc: describePixels(data) };
+    layouts.set(key, layout);
+    if (layouts.size > MAX_LAYOUTS) {
+      layouts.delete(layouts.keys().next().value as string);
+    }
+  }
+  return layout;
 }
 
 /** A frame's pixels; a frame still being written, or no frame at all, answers 422. */
@@ -186,17 +210,19 @@ function describe(path: string, stack: Stack, withChildren: boolean): EntityMeta
   if (path === DATASET_PATH) {
     const meta: DatasetMetadata = {
       attributes: [],
-      chunks: [1, stack.first.rows, stack.first.cols],
+      chunks: [1, stack.layout.rows, stack.layout.cols],
       filters: null,
       kind: 'dataset',
       name,
       shape: stack.shape,
       type: {
-        class: stack.desc.h5class,
-        dtype: outputDescr(stack.desc, 'origin'),
-        size: stack.desc.size,
+        class: stack.layout.desc.h5class,
+        dtype: outputDescr(stack.layout.desc, 'origin'),
+        size: stack.layout.desc.size,
         order: 0,
-        ...(stack.desc.h5class === H5T_INTEGER ? { sign: stack.desc.signed ? 1 : 0 } : {})
+        ...(stack.layout.desc.h5class === H5T_INTEGER
+          ? { sign: stack.layout.desc.signed ? 1 : 0 }
+          : {})
       }
     };
     return meta;
@@ -259,32 +285,37 @@ async function sendData(
   const flatten = parseFlatten(q.get('flatten'));
   const sel = normalizeSelection(q.get('selection') ?? undefined, stack.shape);
   const count = sel.shape.reduce((a, b) => a * b, 1);
-  if (ctx.maxSlabBytes !== undefined && count * stack.desc.size > ctx.maxSlabBytes) {
+  if (ctx.maxSlabBytes !== undefined && count * stack.layout.desc.size > ctx.maxSlabBytes) {
     throw new HttpError(
       413,
       `Selection of ${path} is above the server's limit of ${ctx.maxSlabBytes / 2 ** 20} MiB (--max-slab-mb); narrow the selection`
     );
   }
   const [frameAxis, rowAxis, colAxis] = sel.axes;
-  const rows = indices(rowAxis);
-  const cols = indices(colAxis);
-  const Pixels = stack.first.data.constructor as new (n: number) => PixelArray;
+  const { rows, cols, Pixels } = stack.layout;
   const out = new Pixels(count);
+  const colCount = axisCount(colAxis);
   let at = 0;
   for (const index of indices(frameAxis)) {
-    const frame = index === 0 ? stack.first : await decodeFrame(stack, stack.files[index]);
-    if (frame.rows !== stack.first.rows || frame.cols !== stack.first.cols) {
+    const frame = await decodeFrame(stack, stack.files[index]);
+    if (frame.rows !== rows || frame.cols !== cols) {
       throw new HttpError(
         422,
-        `frame ${index} is ${frame.rows}×${frame.cols}, the first frame ${stack.first.rows}×${stack.first.cols}`
+        `frame ${index} is ${frame.rows}×${frame.cols}, the first frame ${rows}×${cols}`
       );
     }
     if (frame.data.constructor !== Pixels) {
       throw new HttpError(422, `frame ${index} has another sample type than the first frame`);
     }
-    for (const r of rows) {
-      for (const c of cols) {
-        out[at++] = frame.data[r * frame.cols + c];
+    for (const r of indices(rowAxis)) {
+      const row = r * cols;
+      if (colAxis.step === 1) {
+        out.set(frame.data.subarray(row + colAxis.start, row + colAxis.start + colCount), at);
+        at += colCount;
+      } else {
+        for (let c = colAxis.start; c < colAxis.stop; c += colAxis.step) {
+          out[at++] = frame.data[row + c];
+        }
       }
     }
   }
@@ -292,19 +323,27 @@ async function sendData(
   const outShape = flatten && sel.shape.length > 0 ? [count] : sel.shape;
   switch (format) {
     case 'bin':
-      sendBody(res, 200, outputBytes(stack.desc, dtype, bytes), 'application/octet-stream');
+      sendBody(res, 200, outputBytes(stack.layout.desc, dtype, bytes), 'application/octet-stream');
       return;
     case 'npy':
       sendBody(
         res,
         200,
-        npyFile(outputDescr(stack.desc, dtype), outShape, outputBytes(stack.desc, dtype, bytes)),
+        npyFile(
+          outputDescr(stack.layout.desc, dtype),
+          outShape,
+          outputBytes(stack.layout.desc, dtype, bytes)
+        ),
         'application/octet-stream',
         { 'Content-Disposition': 'attachment; filename="data.npy"' }
       );
       return;
     case 'json':
-      sendJson(res, 200, nestValues(jsonValues(stack.desc, decode(stack.desc, bytes)), outShape));
+      sendJson(
+        res,
+        200,
+        nestValues(jsonValues(stack.layout.desc, decode(stack.layout.desc, bytes)), outShape)
+      );
       return;
     default:
       throw new HttpError(422, `Unsupported encoding ${format} for a folder of frame files`);

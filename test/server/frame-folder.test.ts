@@ -135,6 +135,14 @@ describe('folders of frame files', () => {
     });
     const expected = [1, 2].map(k => [3, 4].map(c => k * 1000 + 2 * COLS + c));
     assert.deepEqual(await res.json(), expected);
+    const strided = await get('data', {
+      file: 'scan',
+      path: '/entry/data/data',
+      selection: '2,0:12:5,1::6',
+      format: 'json'
+    });
+    const rowsAndCols = [0, 5, 10].map(r => [1, 7, 13].map(c => 2000 + r * COLS + c));
+    assert.deepEqual(await strided.json(), rowsAndCols);
   });
 
   test('real detector TIFFs read back as tifffile reads them', async () => {
