@@ -5,4 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
 .venv/bin/python -m jupyterlab_nexus.demo demo
+# An experiment folder with one raw TIFF scan, for the pipeline sidebar (NeXus Pipelines).
+[ -f demo/experiment/scan_01/scan.json ] || .venv/bin/python -m jupyterlab_nexus.demo demo/experiment/scan_01 --tiff-scan
 exec .venv/bin/jupyter lab --ServerApp.root_dir=demo "$@"
