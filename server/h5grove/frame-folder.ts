@@ -88,11 +88,14 @@ export function withFrameFolders<C extends FolderContext>(
         throw err;
       }
       const file = q.get('file');
-      const folder = file ? await ctx.roots.resolveDirectory(file).catch(() => null) : null;
+      // Only plain paths name a frame folder: `sub/..` would otherwise reach the root itself.
+      const plain =
+        file !== null && file.split('/').every(s => s !== '' && s !== '.' && s !== '..');
+      const folder = plain ? await ctx.roots.resolveDirectory(file).catch(() => null) : null;
       if (file === null || folder === null) {
         throw err;
       }
-      await answer(ctx, endpoint, file, folder, q, res);
+      await answer(ctx, endpoint, await openStack(file, folder), q, res);
     }
   };
 }
@@ -100,15 +103,14 @@ export function withFrameFolders<C extends FolderContext>(
 async function answer(
   ctx: FolderContext,
   endpoint: string,
-  file: string,
-  folder: string,
+  stack: Stack,
   q: URLSearchParams,
   res: ServerResponse
 ): Promise<void> {
   const path = q.get('path') || '/';
   switch (endpoint) {
     case '/meta':
-      sendJson(res, 200, describe(path, await openStack(file, folder), true));
+      sendJson(res, 200, describe(path, stack, true));
       return;
     case '/attr':
       sendJson(res, 200, attributeValues(path, q.getAll('attr_keys')));
@@ -123,7 +125,7 @@ async function answer(
       );
       return;
     case '/data':
-      await sendData(ctx, path, await openStack(file, folder), q, res);
+      await sendData(ctx, path, stack, q, res);
       return;
     default:
       throw new HttpError(422, `${endpoint} is not served for a folder of frame files`);
