@@ -32,12 +32,13 @@ fi
 sshd_port=$(sed -n 's/^NEXUS_SSHD_PORT=//p' /run/nexus-sshd/env 2>/dev/null)
 if [ -n "$sshd_port" ] && timeout 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/$sshd_port" 2>/dev/null; then
   run npm run test:remote
+  run npm run test:ui:remote
 elif [ "${NEXUS_REQUIRE_SSHD:-0}" = 1 ]; then
   echo "== sshd for the remote-site tests not running (required here): sudo scripts/sshd-up.sh"
   failed=$((failed + 1))
 else
-  echo "== NOT RUN npm run test:remote — no test sshd: start it with sudo scripts/sshd-up.sh"
-  notrun=$((notrun + 1))
+  echo "== NOT RUN npm run test:remote, test:ui:remote — no test sshd: start it with sudo scripts/sshd-up.sh"
+  notrun=$((notrun + 2))
 fi
 # The multi-user suite needs the second account that scripts/sshd-up.sh creates (as root).
 other_user=$(sed -n 's/^NEXUS_SSHD_USER=//p' /run/nexus-sshd/env 2>/dev/null)
