@@ -278,12 +278,12 @@ __attribute__((target("avx2"))) void mapFullGroupAvx2(const BinJob& job,
           _mm256_add_pd(_mm256_add_pd(_mm256_mul_pd(_mm256_cvtepi32_pd(i), d0),
                                       _mm256_mul_pd(_mm256_cvtepi32_pd(j), d1)),
                         _mm256_mul_pd(_mm256_cvtepi32_pd(k), d2));
-      __m256i below = _mm256_setzero_si256();
+      __m256i owner = _mm256_setzero_si256();
       for (std::size_t c = 0; c < cutCount; ++c) {
-        below = _mm256_sub_epi64(
-            below, _mm256_castpd_si256(_mm256_cmp_pd(coordinate, _mm256_set1_pd(cuts[c]), _CMP_GE_OQ)));
+        const __m256d atOrAbove = _mm256_cmp_pd(coordinate, _mm256_set1_pd(cuts[c]), _CMP_GE_OQ);
+        owner = _mm256_sub_epi64(owner, _mm256_castpd_si256(atOrAbove));
       }
-      _mm256_store_si256(reinterpret_cast<__m256i*>(laneOwners), below);
+      _mm256_store_si256(reinterpret_cast<__m256i*>(laneOwners), owner);
     }
     for (std::size_t g = 0; g < kGroup; ++g) {
       if (!(lanes & (1 << g))) continue;
