@@ -26,6 +26,7 @@ import { EventsSocket } from './jobs/eventsSocket';
 import { sitesPlugin } from './jobs/sitesPlugin';
 import { pipelinesPlugin } from './pipelines/plugin';
 import { remotePlugin } from './remote/plugin';
+import { loadLiveSettings } from './settings';
 
 const nexusIcon = new LabIcon({
   name: 'jupyterlab-nexus:file',
@@ -65,20 +66,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const { commands, docRegistry } = app;
     const serverSettings = app.serviceManager.serverSettings;
 
-    const settings: INexusSettings = { ...DEFAULT_SETTINGS };
-    if (settingRegistry) {
-      try {
-        const setting = await settingRegistry.load(PLUGIN_ID);
-        const read = () => {
-          settings.openByDefault = setting.get('openByDefault').composite as boolean;
-          settings.maxSlabSize = setting.get('maxSlabSize').composite as number;
-        };
-        read();
-        setting.changed.connect(read);
-      } catch (reason) {
-        console.warn(`${PLUGIN_ID}: could not load settings`, reason);
-      }
-    }
+    const settings = await loadLiveSettings(settingRegistry, PLUGIN_ID, DEFAULT_SETTINGS);
 
     docRegistry.addFileType({
       name: FILE_TYPE,

@@ -10,6 +10,7 @@ import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { LabIcon } from '@jupyterlab/ui-components';
 
 import { EventsSocket } from '../jobs/eventsSocket';
+import { loadLiveSettings } from '../settings';
 import { CommandIDs, PIPELINES_PLUGIN_ID, type IPipelineSettings } from '../tokens';
 import { PipelinesApi } from './api';
 import { PipelineModel } from './model';
@@ -49,17 +50,7 @@ export const pipelinesPlugin: JupyterFrontEndPlugin<void> = {
     const { commands, shell } = app;
     const serverSettings = app.serviceManager.serverSettings;
 
-    const settings: IPipelineSettings = { ...DEFAULT_SETTINGS };
-    if (settingRegistry) {
-      try {
-        const setting = await settingRegistry.load(PIPELINES_PLUGIN_ID);
-        const read = () => Object.assign(settings, setting.composite as Partial<IPipelineSettings>);
-        read();
-        setting.changed.connect(read);
-      } catch (reason) {
-        console.warn(`${PIPELINES_PLUGIN_ID}: could not load settings`, reason);
-      }
-    }
+    const settings = await loadLiveSettings(settingRegistry, PIPELINES_PLUGIN_ID, DEFAULT_SETTINGS);
 
     const events = new EventsSocket({ serverSettings });
     const model = new PipelineModel({
