@@ -1,6 +1,4 @@
-import Database from 'better-sqlite3';
-import fs from 'node:fs';
-import path from 'node:path';
+import type Database from 'better-sqlite3';
 import type {
   JobAttempt,
   JobFilter,
@@ -9,6 +7,7 @@ import type {
   JobStatus,
   JobView
 } from '../../src/protocol/jobs.js';
+import { openStateDatabase, type StoreOptions } from './state-database.js';
 
 // Job state in SQLite (WAL, synchronous=FULL: a committed row survives a crash of the server and
 // of the machine). The manager writes its intent before acting: a row is committed with
@@ -121,12 +120,6 @@ function toParams(job: JobRecord): Record<string, string | number | null> {
   };
 }
 
-export interface StoreOptions {
-  file: string;
-  /** path of better_sqlite3.node when running from the bundle (no node_modules) */
-  nativeBinding?: string;
-}
-
 export class JobStore {
   private readonly db: Database.Database;
   private readonly statements: {
@@ -137,12 +130,7 @@ export class JobStore {
   };
 
   constructor(options: StoreOptions) {
-    fs.mkdirSync(path.dirname(options.file), { recursive: true });
-    this.db = new Database(options.file, { nativeBinding: options.nativeBinding });
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
-    this.db.pragma('busy_timeout = 5000');
-    this.db.exec(SCHEMA);
+    this.db = openStateDatabase(options, SCHEMA);
     const columns =
       'id, site, spec, state, status, native_id, submit_time, attempt, submitting, cancel_requested, redirect_to, job_dir, created';
     this.statements = {

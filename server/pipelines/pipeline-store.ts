@@ -1,6 +1,4 @@
-import Database from 'better-sqlite3';
-import fs from 'node:fs';
-import path from 'node:path';
+import type Database from 'better-sqlite3';
 import type {
   Cell,
   CellState,
@@ -11,7 +9,7 @@ import type {
   RunView,
   WatchSetting
 } from '../../src/protocol/pipelines.js';
-import type { StoreOptions } from '../jobs/store.js';
+import { openStateDatabase, type StoreOptions } from '../jobs/state-database.js';
 
 // Pipeline state in the job layer's SQLite file (its own connection and tables; WAL,
 // synchronous=FULL like the job store). The runner writes a run and all of its cells before it
@@ -182,12 +180,7 @@ export class PipelineStore {
   private readonly db: Database.Database;
 
   constructor(options: StoreOptions) {
-    fs.mkdirSync(path.dirname(options.file), { recursive: true });
-    this.db = new Database(options.file, { nativeBinding: options.nativeBinding });
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
-    this.db.pragma('busy_timeout = 5000');
-    this.db.exec(SCHEMA);
+    this.db = openStateDatabase(options, SCHEMA);
   }
 
   /** A new run with all of its cells, in one transaction. */
