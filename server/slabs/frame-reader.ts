@@ -6,33 +6,21 @@ import { HttpError } from '../http/errors.js';
 import type { DatasetDescription, Description } from '../hdf5/messages.js';
 import type { WorkerPool } from '../hdf5/pool.js';
 import type { PixelArray } from '../transform/native.js';
+import { pixelsOfBytes } from '../transform/pixel-bytes.js';
 import { FrameCache } from './frame-cache.js';
 
 function typedArrayOf(desc: DatasetDescription, bytes: ArrayBuffer): PixelArray {
   if (!desc.littleEndian && desc.size > 1) {
     throw new HttpError(422, 'big-endian frames are not supported');
   }
-  if (desc.h5class === 1) {
-    if (desc.size === 4) {
-      return new Float32Array(bytes);
-    }
-    if (desc.size === 8) {
-      return new Float64Array(bytes);
-    }
-  } else if (desc.h5class === 0) {
-    switch (desc.size) {
-      case 1:
-        return desc.signed ? new Int8Array(bytes) : new Uint8Array(bytes);
-      case 2:
-        return desc.signed ? new Int16Array(bytes) : new Uint16Array(bytes);
-      case 4:
-        return desc.signed ? new Int32Array(bytes) : new Uint32Array(bytes);
-    }
+  const pixels = pixelsOfBytes(bytes, desc);
+  if (!pixels) {
+    throw new HttpError(
+      422,
+      `frames of HDF5 class ${desc.h5class}, ${desc.size} bytes are not supported`
+    );
   }
-  throw new HttpError(
-    422,
-    `frames of HDF5 class ${desc.h5class}, ${desc.size} bytes are not supported`
-  );
+  return pixels;
 }
 
 export class FrameReader {

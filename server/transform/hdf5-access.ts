@@ -1,10 +1,10 @@
-// h5wasm for the command-line transform: one instance on the main thread (the native kernel
-// bins on its own threads meanwhile), errors thrown rather than printed, compression plugins
-// found next to the bundle or, from sources, in the installed h5wasm-plugins package.
+// h5wasm for the command-line transform on the main thread (metadata, small datasets, the
+// output; frames are decompressed by workers), errors thrown rather than printed, compression
+// plugins found where the workers find them.
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Dataset, File, Module, ready } from 'h5wasm/node';
+import { workerLocation } from '../hdf5/worker-location.js';
 import { InputError } from './input-error.js';
 
 /** "FILE#/path/in/file", the CCTW notation for a dataset or group in a file. */
@@ -46,11 +46,7 @@ export function initHdf5(): Promise<void> {
   initialised ??= (async () => {
     await ready;
     Module.activate_throwing_error_handler();
-    const here = path.dirname(fileURLToPath(import.meta.url));
-    const pluginDir = import.meta.url.endsWith('.mjs')
-      ? path.join(here, 'plugins')
-      : path.resolve(here, '..', '..', 'node_modules', 'h5wasm-plugins', 'plugins');
-    Module.insert_plugin_search_path(pluginDir, 0);
+    Module.insert_plugin_search_path(workerLocation().pluginDir, 0);
   })();
   return initialised;
 }

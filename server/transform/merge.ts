@@ -1,6 +1,6 @@
 // `nexus-transform merge`: sums the v and n of transform parts on the same grid, then
-// normalises (transform-math.md §5: never average normalised volumes). Works one L slab at a
-// time, so memory stays at a few slabs whatever the grid size.
+// normalises (transform-math.md §5: never average normalised volumes). Works one chunk-thick
+// block of L layers at a time, so memory stays at a few blocks whatever the grid size.
 import { Dataset, File, Group } from 'h5wasm/node';
 import { readGeometryNexus } from './geometry-nexus.js';
 import type { Grid } from './grid.js';
@@ -81,18 +81,19 @@ export async function mergeTransforms(
     const geometry = readGeometryNexus(group, 'process', source);
     const writer = new TransformWriter(output, grid);
     try {
-      for (let l = 0; l < grid.dims[2]; l++) {
-        const v = new Float64Array(grid.dims[0] * grid.dims[1]);
+      for (let l = 0; l < grid.dims[2]; l += writer.layersPerBlock) {
+        const layers: [number, number] = [l, Math.min(grid.dims[2], l + writer.layersPerBlock)];
+        const v = new Float64Array((layers[1] - l) * grid.dims[0] * grid.dims[1]);
         const n = new Float64Array(v.length);
         for (const part of parts) {
-          const pv = part.v.slice([[l, l + 1]]) as Float64Array;
-          const pn = part.n.slice([[l, l + 1]]) as Float64Array;
+          const pv = part.v.slice([layers]) as Float64Array;
+          const pn = part.n.slice([layers]) as Float64Array;
           for (let i = 0; i < v.length; i++) {
             v[i] += pv[i];
             n[i] += pn[i];
           }
         }
-        writer.writeSlab(v, n);
+        writer.writeLayers(v, n);
       }
       writer.finish({
         command,

@@ -1,7 +1,10 @@
 // The NXdata a transform or a merge writes: v, n (float64 sums, shaped (NL, NK, NH)), data = v/n
 // (float32, NaN where n = 0), axes holding the voxels' lower edges, and an NXprocess `process` that
-// records program, version, date, parameters, the grid and the geometry. Datasets are written
-// one L slab at a time so a merge never holds a whole volume.
+// records program, version, date, parameters, the grid and the geometry. The datasets are stored
+// in 3-D chunks, written a chunk-thick block of L layers at a time (a merge never holds a whole
+// volume): a slice in H, K or L then reads a few chunks, and the chunks of v and n that no pixel
+// reached are never written — HDF5 reads them as its fill value, 0, which is what they hold. (data
+// has to be written whole: h5wasm cannot give it NaN as fill value.)
 import fs from 'node:fs';
 import { Dataset, File, Group } from 'h5wasm/node';
 import pkg from '../../package.json' with { type: 'json' };
@@ -9,6 +12,7 @@ import { writeGeometryNexus } from './geometry-nexus.js';
 import type { Geometry } from './geometry.js';
 import { isAxisAligned, lowerEdges, type Grid } from './grid.js';
 import { formatH5Url, type H5Url } from './hdf5-access.js';
+import { writeFromHeap } from './heap-write.js';
 import { InputError } from './input-error.js';
 
 export const PROGRAM = 'nexus-transform';
@@ -32,24 +36,27 @@ export function ensureGroup(parent: Group, name: string, nxClass: string): Group
   return group;
 }
 
-function slabSize(grid: Grid): number {
-  return grid.dims[0] * grid.dims[1];
-}
+/** Chunk edge in voxels (fewer along a thinner axis): 256 KiB chunks of v and n. */
+const CHUNK_EDGE = 32;
+
+const DATASETS = { v: Float64Array, n: Float64Array, data: Float32Array } as const;
 
 export class TransformWriter {
+  /** L layers per chunk: writeLayers with this many layers writes whole chunks */
+  readonly layersPerBlock: number;
   private readonly file: File;
   private readonly group: Group;
-  private readonly datasets: Record<'v' | 'n' | 'data', Dataset | undefined> = {
-    v: undefined,
-    n: undefined,
-    data: undefined
-  };
-  private slabsWritten = 0;
+  /** (L, K, H) */
+  private readonly chunks: [number, number, number];
+  private layersWritten = 0;
 
   constructor(
     readonly url: H5Url,
     readonly grid: Grid
   ) {
+    const [nh, nk, nl] = grid.dims;
+    this.chunks = [nl, nk, nh].map(d => Math.min(d, CHUNK_EDGE)) as [number, number, number];
+    this.layersPerBlock = this.chunks[0];
     this.file = new File(url.file, fs.existsSync(url.file) ? 'a' : 'w');
     try {
       const parts = url.path.split('/').filter(Boolean);
@@ -75,6 +82,7 @@ export class TransformWriter {
         parent.create_attribute('default', parts[parts.length - 1]);
       }
       this.writeAxes();
+      this.createDatasets();
     } catch (e) {
       this.file.close();
       throw e;
@@ -99,54 +107,119 @@ export class TransformWriter {
     this.group.create_attribute('axes', [names[2], names[1], names[0]]);
   }
 
-  /** The next L slab (NK·NH values each), in order from L index 0. */
-  writeSlab(v: Float64Array, n: Float64Array): void {
-    // float32: the normalised view is for looking at; the exact sums stay in v and n (float64)
-    const data = new Float32Array(v.length);
-    for (let i = 0; i < v.length; i++) {
-      data[i] = n[i] === 0 ? NaN : v[i] / n[i];
-    }
+  private createDatasets(): void {
     const [nh, nk, nl] = this.grid.dims;
-    const l = this.slabsWritten++;
-    for (const [name, values] of [
-      ['v', v],
-      ['n', n],
-      ['data', data]
-    ] as const) {
-      const existing = this.datasets[name];
-      if (existing) {
-        existing.write_slice([[l, l + 1]], values);
-      } else {
-        const ds = this.group.create_dataset({
-          name,
-          data: values,
-          shape: [1, nk, nh],
-          maxshape: [nl, nk, nh],
-          chunks: [1, nk, nh]
-        });
-        if (nl > 1) {
-          ds.resize([nl, nk, nh]);
-        }
-        this.datasets[name] = ds;
-      }
+    for (const [name, type] of Object.entries(DATASETS)) {
+      // created empty and then extended, so that no chunk is written yet
+      const ds = this.group.create_dataset({
+        name,
+        data: new type(0),
+        shape: [0, nk, nh],
+        maxshape: [nl, nk, nh],
+        chunks: this.chunks
+      });
+      ds.resize([nl, nk, nh]);
     }
   }
 
-  /** Writes every slab of whole-volume accumulators (index (k·NK + j)·NH + i). */
+  private path(name: keyof typeof DATASETS): string {
+    return `${this.group.path}/${name}`;
+  }
+
+  /**
+   * The next L layers (NK·NH values each), in order from L index 0: v and n hold whole layers.
+   * Whole chunks are written when every call but the last has `layersPerBlock` layers.
+   */
+  writeLayers(v: Float64Array, n: Float64Array): void {
+    const [nh, nk, nl] = this.grid.dims;
+    const layers = v.length / (nh * nk);
+    const l0 = this.layersWritten;
+    if (!Number.isInteger(layers) || n.length !== v.length || l0 + layers > nl) {
+      throw new Error(`internal: ${v.length} values are not whole layers after layer ${l0}`);
+    }
+    const [, ck, ch] = this.chunks;
+    const hChunks = Math.ceil(nh / ch);
+    for (let k0 = 0; k0 < nk; k0 += ck) {
+      const k1 = Math.min(nk, k0 + ck);
+      const reached = new Uint8Array(hChunks);
+      // float32: the normalised view is for looking at; the exact sums stay in v and n (float64)
+      writeFromHeap(
+        this.file,
+        this.path('data'),
+        [l0, k0, 0],
+        [layers, k1 - k0, nh],
+        Float32Array,
+        data => {
+          let o = 0;
+          for (let l = 0; l < layers; l++) {
+            for (let k = k0; k < k1; k++) {
+              const row = (l * nk + k) * nh;
+              for (let c = 0; c < hChunks; c++) {
+                let any = false;
+                for (let i = row + c * ch, end = row + Math.min(nh, (c + 1) * ch); i < end; i++) {
+                  const w = n[i];
+                  const x = v[i];
+                  data[o++] = w === 0 ? NaN : x / w;
+                  any ||= w !== 0 || x !== 0;
+                }
+                reached[c] ||= any ? 1 : 0;
+              }
+            }
+          }
+        }
+      );
+      const first = reached.indexOf(1);
+      if (first < 0) {
+        continue;
+      }
+      const h0 = first * ch;
+      const h1 = Math.min(nh, (reached.lastIndexOf(1) + 1) * ch);
+      for (const [name, values] of [
+        ['v', v],
+        ['n', n]
+      ] as const) {
+        writeFromHeap(
+          this.file,
+          this.path(name),
+          [l0, k0, h0],
+          [layers, k1 - k0, h1 - h0],
+          Float64Array,
+          out => {
+            let o = 0;
+            for (let l = 0; l < layers; l++) {
+              for (let k = k0; k < k1; k++) {
+                const row = (l * nk + k) * nh;
+                out.set(values.subarray(row + h0, row + h1), o);
+                o += h1 - h0;
+              }
+            }
+          }
+        );
+      }
+    }
+    this.layersWritten += layers;
+  }
+
+  /** Writes whole-volume accumulators (index (k·NK + j)·NH + i). */
   writeVolume(v: Float64Array, n: Float64Array): void {
-    const size = slabSize(this.grid);
-    for (let l = 0; l < this.grid.dims[2]; l++) {
-      this.writeSlab(v.subarray(l * size, (l + 1) * size), n.subarray(l * size, (l + 1) * size));
+    const layer = this.grid.dims[0] * this.grid.dims[1];
+    for (let l = 0; l < this.grid.dims[2]; l += this.layersPerBlock) {
+      const end = Math.min(this.grid.dims[2], l + this.layersPerBlock) * layer;
+      this.writeLayers(v.subarray(l * layer, end), n.subarray(l * layer, end));
     }
   }
 
   finish(record: ProcessRecord): void {
-    if (this.slabsWritten !== this.grid.dims[2]) {
-      throw new Error(`internal: ${this.slabsWritten} of ${this.grid.dims[2]} slabs written`);
+    if (this.layersWritten !== this.grid.dims[2]) {
+      throw new Error(`internal: ${this.layersWritten} of ${this.grid.dims[2]} layers written`);
     }
-    this.datasets.data?.create_attribute('long_name', 'v/n (counts per unit weight)');
-    this.datasets.n?.create_attribute('long_name', 'sum of weights');
-    this.datasets.v?.create_attribute('long_name', 'sum of counts');
+    for (const [name, longName] of [
+      ['data', 'v/n (counts per unit weight)'],
+      ['n', 'sum of weights'],
+      ['v', 'sum of counts']
+    ]) {
+      (this.group.get(name) as Dataset).create_attribute('long_name', longName);
+    }
     const process = ensureGroup(this.group, 'process', 'NXprocess');
     process.create_dataset({ name: 'program', data: PROGRAM });
     process.create_dataset({ name: 'version', data: pkg.version });

@@ -4,6 +4,7 @@ import { Dataset, File } from 'h5wasm/node';
 import { formatH5Url, openForReading, requireDataset, type H5Url } from './hdf5-access.js';
 import { InputError } from './input-error.js';
 import type { PixelArray } from './native.js';
+import type { PixelType } from './pixel-bytes.js';
 
 export class RawStack {
   readonly frames: number;
@@ -33,6 +34,11 @@ export class RawStack {
 
   get bytesPerFrame(): number {
     return this.rows * this.cols * this.dataset.metadata.size;
+  }
+
+  get pixelType(): PixelType {
+    const { type, size, signed } = this.dataset.metadata;
+    return { h5class: type, size, signed };
   }
 
   /** Frames [first, first + count), consecutive; 64-bit integers widened to float64 for the kernel. */

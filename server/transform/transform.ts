@@ -1,6 +1,7 @@
-// One `nexus-transform` run: raw stack → (H, K, L) grid. Frames are read in blocks on this
-// thread while the native kernel bins the previous block on its own threads, so binning hides
-// behind reading and decompression; only two blocks and the v/n accumulators are in memory.
+// One `nexus-transform` run: raw stack → (H, K, L) grid. Blocks of frames are decompressed by
+// h5wasm workers, several at once, while the native kernel bins the previous block on its own
+// threads, so binning hides behind decompression; only a few blocks per worker and the v/n
+// accumulators are in memory.
 import os from 'node:os';
 import { pixelScatteringVectors } from './forward.js';
 import { readGeometryNexus } from './geometry-nexus.js';
@@ -18,6 +19,7 @@ import { InputError } from './input-error.js';
 import { binFrames } from './native.js';
 import { TransformWriter } from './nexus-output.js';
 import { RawStack } from './raw-stack.js';
+import { BlockReaders, blocksOf } from './block-readers.js';
 
 export interface TransformRequest {
   raw: H5Url;
@@ -30,7 +32,10 @@ export interface TransformRequest {
   mask?: H5Url;
   weights?: H5Url;
   subset: { index: number; count: number };
+  /** binning threads */
   threads: number;
+  /** h5wasm workers decompressing frames; all cores by default */
+  readers?: number;
   command: string;
   onStart?: (frames: number) => void;
   onProgress?: (framesDone: number) => void;
@@ -38,9 +43,17 @@ export interface TransformRequest {
 }
 
 /** Bytes per block of frames: big enough to amortise a kernel call, small beside the grid. */
-const BLOCK_BYTES = 64 * 1024 * 1024;
+const BLOCK_BYTES = 32 * 1024 * 1024;
+/** The kernel maps frames in groups of this many (native/README.md). */
+const KERNEL_FRAME_GROUP = 4;
 /** Share of physical memory the accumulators and buffers may take. */
 const MEMORY_SHARE = 0.8;
+
+/** Whole kernel groups of frames, as many as fit in BLOCK_BYTES, at least one group. */
+function framesPerBlock(bytesPerFrame: number): number {
+  const fit = Math.floor(BLOCK_BYTES / bytesPerFrame);
+  return Math.max(KERNEL_FRAME_GROUP, fit - (fit % KERNEL_FRAME_GROUP));
+}
 
 function gibibytes(bytes: number): string {
   return `${(bytes / 2 ** 30).toFixed(1)} GiB`;
@@ -117,12 +130,19 @@ export async function runTransform(request: TransformRequest): Promise<Transform
     'inputs'
   );
   const geometry = geometryOf(request);
-  const stack = new RawStack(request.raw);
+  const raw = new RawStack(request.raw);
+  // only described on this thread: the readers decompress it
+  const { url, frames, rows, cols, pixelType, bytesPerFrame } = raw;
+  const stack = { url, frames, rows, cols, pixelType, bytesPerFrame };
+  raw.close();
+  const { grid } = request;
+  const pixels = stack.rows * stack.cols;
+  const [first, end] = subsetRange(stack.frames, request.subset);
+  const blockFrames = framesPerBlock(stack.bytesPerFrame);
+  const readers = new BlockReaders(stack, request.readers ?? os.availableParallelism());
   try {
-    const { grid } = request;
-    const pixels = stack.rows * stack.cols;
-    const [first, end] = subsetRange(stack.frames, request.subset);
-    const blockFrames = Math.max(1, Math.floor(BLOCK_BYTES / stack.bytesPerFrame));
+    // started before the set-up below, which then overlaps the workers' start and first reads
+    const blocks = readers.inOrder(blocksOf(first, end, blockFrames), 2 * readers.workers);
     const mask = request.mask
       ? Uint8Array.from(readSmallDataset(request.mask, 'mask', [stack.rows, stack.cols]), m =>
           m !== 0 ? 1 : 0
@@ -131,24 +151,22 @@ export async function runTransform(request: TransformRequest): Promise<Transform
     const weights = request.weights
       ? readSmallDataset(request.weights, 'weights', [stack.frames])
       : undefined;
-    // two blocks in flight, each as read (wasm heap copy) and as handed to the kernel
+    // per reader: a block waiting, one being read and its copy in the worker's heap; one binning
     const { v, n } = allocateAccumulators(
       grid,
-      4 * blockFrames * stack.bytesPerFrame + 24 * pixels
+      (3 * readers.workers + 1) * blockFrames * stack.bytesPerFrame + 24 * pixels
     );
     const q = pixelScatteringVectors(geometry, stack.rows, stack.cols);
     // opened before the long part so that a bad output path fails fast
     const writer = new TransformWriter(request.output, grid);
-
     try {
       request.onStart?.(end - first);
       let binning: Promise<void> = Promise.resolve();
       try {
-        for (let start = first; start < end; start += blockFrames) {
-          const count = Math.min(blockFrames, end - start);
-          const reading = performance.now();
-          const frames = stack.read(start, count);
+        let reading = performance.now();
+        for await (const { first: start, count, frames } of blocks) {
           timings.reading += seconds(reading);
+          request.signal?.throwIfAborted();
           const maps = frameMaps(geometry, grid, start, count);
           const waiting = performance.now();
           await binning;
@@ -169,6 +187,7 @@ export async function runTransform(request: TransformRequest): Promise<Transform
             onProgress: f => request.onProgress?.(done + f),
             signal: request.signal
           });
+          reading = performance.now();
         }
       } finally {
         // the kernel writes into v and n: never leave it running behind a read error
@@ -200,7 +219,7 @@ export async function runTransform(request: TransformRequest): Promise<Transform
       throw e;
     }
   } finally {
-    stack.close();
+    await readers.close();
   }
   timings.total = seconds(started);
   return timings;
