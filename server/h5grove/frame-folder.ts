@@ -17,6 +17,7 @@ import { jsonValues, nestValues, npyFile } from './encoders.js';
 import { decode, outputBytes, outputDescr } from './numeric.js';
 import { parseDtype, parseFlatten, parseFormat } from './params.js';
 import { axisCount, normalizeSelection, type AxisSelection } from './selection.js';
+import { tiffBody } from './tiff.js';
 
 // A folder of detector frames (one TIFF or CBF per frame, as a scan writes them) answered by
 // the h5grove endpoints as a virtual NeXus file, so that H5Web plots it as a stack:
@@ -346,6 +347,11 @@ async function sendData(
         200,
         nestValues(jsonValues(stack.layout.desc, decode(stack.layout.desc, bytes)), outShape)
       );
+      return;
+    case 'tiff':
+      sendBody(res, 200, tiffBody(stack.layout.desc, dtype, outShape, bytes), 'image/tiff', {
+        'Content-Disposition': 'attachment; filename="data.tiff"'
+      });
       return;
     default:
       throw new HttpError(422, `Unsupported encoding ${format} for a folder of frame files`);

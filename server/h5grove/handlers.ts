@@ -15,6 +15,7 @@ import type { ReadBudget } from './read-budget.js';
 import { parseDtype, parseFlatten, parseFormat, parseResolveLinks } from './params.js';
 import { normalizeSelection } from './selection.js';
 import { computeStats } from './stats.js';
+import { tiffBody } from './tiff.js';
 
 // The h5grove endpoints. Check order follows h5grove-protocol.md §3: resolve_links, file,
 // path, entity kind, then selection/dtype/format.
@@ -213,9 +214,6 @@ export async function handleData(
   if ((format === 'csv' || format === 'tiff') && isScalar) {
     throw new HttpError(422, `Unsupported encoding ${format} for empty and scalar datasets`);
   }
-  if (format === 'tiff') {
-    throw new HttpError(422, 'Unsupported encoding tiff: not implemented by this server');
-  }
 
   if (!desc.numeric) {
     if (format === 'bin') {
@@ -291,6 +289,11 @@ export async function handleData(
       });
       return;
     }
+    case 'tiff':
+      reply(tiffBody(desc, dtype, outShape, bytes), 'image/tiff', {
+        'Content-Disposition': 'attachment; filename="data.tiff"'
+      });
+      return;
     default: {
       const values = jsonValues(desc, decode(desc, bytes));
       reply(toJson(nestValues(values, outShape)), 'application/json');
