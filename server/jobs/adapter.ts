@@ -85,11 +85,18 @@ export interface SchedulerAdapter {
   close(): Promise<void>;
 }
 
+/** What a scheduler command printed and its exit status (non-zero is a result, not an error). */
+export interface CommandResult {
+  stdout: string;
+  stderr: string;
+  code: number;
+}
+
 /** Runs a scheduler command without a shell; injectable so PBS can be tested on recorded output. */
 export interface CommandRunner {
   run(
     command: string,
     args: string[],
     options?: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string }
-  ): Promise<{ stdout: string; stderr: string; code: number }>;
+  ): Promise<CommandResult>;
 }

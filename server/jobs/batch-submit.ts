@@ -1,5 +1,5 @@
 import type { JobSpec } from '../../src/protocol/jobs.js';
-import type { CommandRunner } from './adapter.js';
+import type { CommandResult, CommandRunner } from './adapter.js';
 import { SubmitError } from './adapter.js';
 import type { SiteConfig } from './sites.js';
 import { siteProblems } from './sites.js';
@@ -27,7 +27,7 @@ export async function runSubmitCommand(
   args: string[],
   timeoutMs?: number
 ): Promise<string> {
-  let result: { stdout: string; stderr: string; code: number };
+  let result: CommandResult;
   try {
     result = await runner.run(command, args, { timeoutMs });
   } catch (err) {

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import os from 'node:os';
-import type { CommandRunner } from './adapter.js';
+import type { CommandResult, CommandRunner } from './adapter.js';
 
 // The real CommandRunner: scheduler commands run without a shell (arguments are never parsed by
 // one), with a timeout, and a non-zero exit is a result, not an exception — adapters classify it.
@@ -24,7 +24,7 @@ export class ProcessCommandRunner implements CommandRunner {
     command: string,
     args: string[],
     options: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string } = {}
-  ): Promise<{ stdout: string; stderr: string; code: number }> {
+  ): Promise<CommandResult> {
     const timeoutMs = options.timeoutMs ?? this.defaultTimeoutMs;
     return new Promise((resolve, reject) => {
       const child = execFile(

@@ -1,15 +1,8 @@
 import os from 'node:os';
 import type { JobSpec } from '../../src/protocol/jobs.js';
-import type {
-  AdapterCapabilities,
-  AdapterJob,
-  CommandRunner,
-  PolledStatus,
-  SchedulerAdapter,
-  SubmitResult
-} from './adapter.js';
-import { batchProblems, commandMessage, runSubmitCommand } from './batch-submit.js';
-import { ProcessCommandRunner } from './command.js';
+import type { AdapterCapabilities, AdapterJob, PolledStatus, SubmitResult } from './adapter.js';
+import { BatchAdapter } from './batch-adapter.js';
+import { commandMessage } from './batch-submit.js';
 import { statusFromExitFiles } from './exit-files.js';
 import {
   parseQstatJson,
@@ -20,54 +13,22 @@ import {
   type QstatJob
 } from './pbs-parse.js';
 import { writeJobScript } from './script.js';
-import type { SiteConfig } from './sites.js';
 import { queueOf } from './sites.js';
-import { UncertainSubmissions } from './uncertain-submissions.js';
 import { formatWalltime } from './walltime.js';
 
 // PBS Pro adapter (scheduler reference §4): qsub, one `qstat -f -F json -x <ids…>` per poll, qdel.
 // Commands run without a shell, so array ids such as `123[]` need no quoting against globbing.
 // Tested on recorded outputs only: no PBS server can run here.
 
-type CommandResult = { stdout: string; stderr: string; code: number };
-
-export interface PbsAdapterOptions {
-  site: SiteConfig;
-  runner?: CommandRunner;
-  timeoutMs?: number;
-}
-
-export class PbsAdapter implements SchedulerAdapter {
+export class PbsAdapter extends BatchAdapter {
   readonly kind = 'pbs';
-  private readonly site: SiteConfig;
-  private readonly runner: CommandRunner;
-  private readonly timeoutMs?: number;
-  private readonly uncertain = new UncertainSubmissions();
-
-  constructor(options: PbsAdapterOptions) {
-    this.site = options.site;
-    this.runner = options.runner ?? new ProcessCommandRunner();
-    this.timeoutMs = options.timeoutMs;
-  }
 
   capabilities(): AdapterCapabilities {
     // history only if the server has job_history_enable; the `.ec` file covers the rest
     return { arrays: true, dependencies: true, history: true };
   }
 
-  validate(spec: JobSpec): string[] {
-    return batchProblems(spec, this.site);
-  }
-
-  submit(job: AdapterJob): Promise<SubmitResult> {
-    return this.uncertain.submit(
-      job,
-      j => this.find(j),
-      () => this.submitOnce(job)
-    );
-  }
-
-  private async submitOnce(job: AdapterJob): Promise<SubmitResult> {
+  protected async submitOnce(job: AdapterJob): Promise<SubmitResult> {
     const isArray = (job.spec.arrayTasks ?? 1) > 1;
     const script = writeJobScript(job, {
       setup: this.site.setup,
@@ -76,7 +37,7 @@ export class PbsAdapter implements SchedulerAdapter {
     });
     const submitTime = new Date().toISOString();
     const args = [...this.qsubArguments(job), script];
-    const stdout = await runSubmitCommand(this.runner, 'pbs', 'qsub', args, this.timeoutMs);
+    const stdout = await this.submitCommand('qsub', args);
     return { nativeId: parseQsubOutput(stdout), submitTime };
   }
 
@@ -134,10 +95,6 @@ export class PbsAdapter implements SchedulerAdapter {
     return { nativeId, submitTime: found?.submitTime ?? new Date().toISOString() };
   }
 
-  async attach(): Promise<void> {
-    // Nothing to re-establish: the PBS server keeps the job, the next poll reports it.
-  }
-
   async poll(nativeIds: string[]): Promise<PolledStatus[]> {
     if (nativeIds.length === 0) {
       return [];
@@ -182,8 +139,6 @@ export class PbsAdapter implements SchedulerAdapter {
     }
   }
 
-  async close(): Promise<void> {}
-
   /** One `qstat -f -F json -x` for all ids; ids the server does not know are simply absent. */
   private async qstat(nativeIds: string[]): Promise<QstatJob[]> {
     const result = await this.command('qstat', ['-f', '-F', 'json', '-x', ...nativeIds]);
@@ -196,10 +151,6 @@ export class PbsAdapter implements SchedulerAdapter {
       }
     }
     return parseQstatJson(result.stdout);
-  }
-
-  private command(name: string, args: string[]): Promise<CommandResult> {
-    return this.runner.run(name, args, { timeoutMs: this.timeoutMs });
   }
 }
 

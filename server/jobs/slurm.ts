@@ -1,18 +1,15 @@
 import os from 'node:os';
-import type { JobSpec } from '../../src/protocol/jobs.js';
 import type {
   AdapterCapabilities,
   AdapterJob,
-  CommandRunner,
+  CommandResult,
   PolledStatus,
-  SchedulerAdapter,
   SubmitResult
 } from './adapter.js';
-import { batchProblems, commandMessage, runSubmitCommand } from './batch-submit.js';
-import { ProcessCommandRunner } from './command.js';
+import { BatchAdapter } from './batch-adapter.js';
+import { commandMessage } from './batch-submit.js';
 import { statusFromExitFiles } from './exit-files.js';
 import { readExitCode, writeJobScript } from './script.js';
-import type { SiteConfig } from './sites.js';
 import { queueOf } from './sites.js';
 import {
   isHopelessPendingReason,
@@ -30,7 +27,6 @@ import {
   type SlurmJobSummary,
   type SlurmVersion
 } from './slurm-parse.js';
-import { UncertainSubmissions } from './uncertain-submissions.js';
 import { formatWalltime } from './walltime.js';
 
 // Slurm adapter (scheduler reference §3): sbatch --parsable, one `squeue --me` listing per poll for
@@ -45,45 +41,16 @@ interface SiteProbe {
   sacct: boolean;
 }
 
-export interface SlurmAdapterOptions {
-  site: SiteConfig;
-  runner?: CommandRunner;
-  /** per scheduler command */
-  timeoutMs?: number;
-}
-
-export class SlurmAdapter implements SchedulerAdapter {
+export class SlurmAdapter extends BatchAdapter {
   readonly kind = 'slurm';
-  private readonly site: SiteConfig;
-  private readonly runner: CommandRunner;
-  private readonly timeoutMs?: number;
-  private readonly uncertain = new UncertainSubmissions();
   private probed?: Promise<SiteProbe>;
   private sacctKnown?: boolean;
-
-  constructor(options: SlurmAdapterOptions) {
-    this.site = options.site;
-    this.runner = options.runner ?? new ProcessCommandRunner();
-    this.timeoutMs = options.timeoutMs;
-  }
 
   capabilities(): AdapterCapabilities {
     return { arrays: true, dependencies: true, history: this.sacctKnown ?? false };
   }
 
-  validate(spec: JobSpec): string[] {
-    return batchProblems(spec, this.site);
-  }
-
-  submit(job: AdapterJob): Promise<SubmitResult> {
-    return this.uncertain.submit(
-      job,
-      j => this.find(j),
-      () => this.submitOnce(job)
-    );
-  }
-
-  private async submitOnce(job: AdapterJob): Promise<SubmitResult> {
+  protected async submitOnce(job: AdapterJob): Promise<SubmitResult> {
     const isArray = job.spec.arrayTasks !== undefined;
     const script = writeJobScript(job, {
       setup: this.site.setup,
@@ -92,7 +59,7 @@ export class SlurmAdapter implements SchedulerAdapter {
     });
     const submitTime = new Date().toISOString();
     const args = [...this.sbatchArguments(job), script];
-    const stdout = await runSubmitCommand(this.runner, 'slurm', 'sbatch', args, this.timeoutMs);
+    const stdout = await this.submitCommand('sbatch', args);
     return { nativeId: parseSbatchParsable(stdout), submitTime };
   }
 
@@ -181,10 +148,6 @@ export class SlurmAdapter implements SchedulerAdapter {
       : undefined;
   }
 
-  async attach(): Promise<void> {
-    // Nothing to re-establish: Slurm keeps the job, the next poll reports it.
-  }
-
   async poll(nativeIds: string[]): Promise<PolledStatus[]> {
     if (nativeIds.length === 0) {
       return [];
@@ -261,8 +224,6 @@ export class SlurmAdapter implements SchedulerAdapter {
     }
   }
 
-  async close(): Promise<void> {}
-
   /** Slurm release and whether sacct has accounting behind it: asked once per site. */
   probe(): Promise<SiteProbe> {
     this.probed ??= (async () => {
@@ -276,17 +237,10 @@ export class SlurmAdapter implements SchedulerAdapter {
     return this.probed;
   }
 
-  private async squeue(): Promise<{ stdout: string; stderr: string; code: number }> {
+  private async squeue(): Promise<CommandResult> {
     const { version } = await this.probe();
     const who = squeueSupportsMe(version) ? ['--me'] : ['-u', os.userInfo().username];
     return this.command('squeue', ['-h', '-r', '-t', 'all', ...who, '-o', SQUEUE_FORMAT]);
-  }
-
-  private command(
-    name: string,
-    args: string[]
-  ): Promise<{ stdout: string; stderr: string; code: number }> {
-    return this.runner.run(name, args, { timeoutMs: this.timeoutMs });
   }
 }
 

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { CommandRunner } from '../../server/jobs/adapter.js';
+import type { CommandResult, CommandRunner } from '../../server/jobs/adapter.js';
 
 // A CommandRunner that answers with recorded scheduler output (PBS cannot run here) and keeps
 // every call, so tests can check the exact command lines and how many calls a poll makes.
@@ -31,10 +31,7 @@ export class RecordedRunner implements CommandRunner {
     return this;
   }
 
-  async run(
-    command: string,
-    args: string[]
-  ): Promise<{ stdout: string; stderr: string; code: number }> {
+  async run(command: string, args: string[]): Promise<CommandResult> {
     this.calls.push({ command, args });
     const answer = this.answers.get(command)?.shift();
     if (answer === undefined) {
