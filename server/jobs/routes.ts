@@ -1,10 +1,13 @@
-import { Ajv } from 'ajv';
 import fs from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import type { JobFilter, JobSpec } from '../../src/protocol/jobs.js';
+import { withErrorStatuses, type ErrorStatuses } from '../http/error-status.js';
 import { HttpError } from '../http/errors.js';
+import { optionalChoice } from '../http/query.js';
+import { bodyValidator, readJsonBody, validBody } from '../http/request-body.js';
 import { sendBody, sendJson } from '../http/respond.js';
+import { subRoute } from '../http/sub-route.js';
 import type { JobManager } from './manager.js';
 import { JobConflictError, JobNotFoundError, JobRefusedError } from './manager.js';
 import type { LogStream } from './script.js';
@@ -24,7 +27,6 @@ export interface JobsContext {
   baseDirectory: string;
 }
 
-const MAX_BODY_BYTES = 1024 * 1024;
 /** Largest tail served at once; longer logs are read with a follow or from the file. */
 const MAX_TAIL_BYTES = 4 * 1024 * 1024;
 const FOLLOW_INTERVAL_MS = 500;
@@ -69,61 +71,19 @@ const jobSpecSchema = {
   }
 };
 
-const ajv = new Ajv({ allErrors: true });
-const validateSubmit = ajv.compile<{ site?: string; spec: JobSpec }>({
+const validateSubmit = bodyValidator<{ site?: string; spec: JobSpec }>({
   type: 'object',
   required: ['spec'],
   additionalProperties: false,
   properties: { site: { type: 'string', minLength: 1 }, spec: jobSpecSchema }
 });
-const validateSiteChoice = ajv.compile<{ site?: string }>({
+const validateSiteChoice = bodyValidator<{ site?: string }>({
   type: 'object',
   additionalProperties: false,
   properties: { site: { type: 'string', minLength: 1 } }
 });
 
-export function check<T>(
-  validate: ((v: unknown) => v is T) & { errors?: unknown },
-  value: unknown
-): T {
-  if (!validate(value)) {
-    throw new HttpError(400, `invalid request body: ${ajv.errorsText(validate.errors as never)}`);
-  }
-  return value;
-}
-
-export async function readJson(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) {
-      throw new HttpError(413, 'request body too large');
-    }
-    chunks.push(chunk as Buffer);
-  }
-  const text = Buffer.concat(chunks).toString('utf8');
-  if (text.trim() === '') {
-    return {};
-  }
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    throw new HttpError(400, 'request body is not valid JSON');
-  }
-}
-
 const FILTERS: JobFilter[] = ['active', 'waiting', 'failed', 'completed'];
-
-function parseFilter(value: string | null): JobFilter | undefined {
-  if (value === null || value === '') {
-    return undefined;
-  }
-  if (!(FILTERS as string[]).includes(value)) {
-    throw new HttpError(400, `filter must be one of ${FILTERS.join(', ')}`);
-  }
-  return value as JobFilter;
-}
 
 function parseCount(q: URLSearchParams, name: string): number | undefined {
   const value = q.get(name);
@@ -201,35 +161,22 @@ function follow(
   req.on('close', () => clearInterval(timer));
 }
 
-function toHttpError(err: unknown): unknown {
-  if (err instanceof JobNotFoundError) {
-    return new HttpError(404, err.message);
-  }
-  if (err instanceof JobRefusedError) {
-    return new HttpError(422, err.message);
-  }
-  if (err instanceof JobConflictError) {
-    return new HttpError(409, err.message);
-  }
-  if (err instanceof SitesError) {
-    return new HttpError(400, err.message);
-  }
-  return err;
-}
+const ERROR_STATUSES: ErrorStatuses = [
+  [JobNotFoundError, 404],
+  [JobRefusedError, 422],
+  [JobConflictError, 409],
+  [SitesError, 400]
+];
 
 /** Answers one /jobs request; `route` is the path after any base URL, e.g. `/jobs/<id>/logs`. */
-export async function handleJobs(
+export function handleJobs(
   ctx: JobsContext,
   route: string,
   q: URLSearchParams,
   req: IncomingMessage,
   res: ServerResponse
 ): Promise<void> {
-  try {
-    await dispatch(ctx, route, q, req, res);
-  } catch (err) {
-    throw toHttpError(err);
-  }
+  return withErrorStatuses(ERROR_STATUSES, () => dispatch(ctx, route, q, req, res));
 }
 
 async function dispatch(
@@ -240,21 +187,15 @@ async function dispatch(
   res: ServerResponse
 ): Promise<void> {
   const { manager, sites } = ctx;
-  const parts = route.split('/').slice(2).map(decodeURIComponent);
-  const method = req.method ?? 'GET';
-  const only = (...allowed: string[]) => {
-    if (!allowed.includes(method)) {
-      throw new HttpError(405, `${method} is not allowed on ${route}`);
-    }
-  };
+  const { parts, method, only } = subRoute(route, req);
 
   if (parts.length === 0) {
     only('GET', 'POST');
     if (method === 'GET') {
-      sendJson(res, 200, manager.list(parseFilter(q.get('filter'))));
+      sendJson(res, 200, manager.list(optionalChoice(q, 'filter', FILTERS)));
       return;
     }
-    const body = check(validateSubmit, await readJson(req));
+    const body = validBody(validateSubmit, await readJsonBody(req));
     const site = body.site ?? sites.value.sites[0].name;
     const spec = body.spec.directory
       ? { ...body.spec, directory: path.resolve(ctx.baseDirectory, body.spec.directory) }
@@ -265,7 +206,7 @@ async function dispatch(
   if (parts.length === 1 && parts[0] === 'sites') {
     only('GET', 'PUT');
     if (method === 'PUT') {
-      sites.replace(await readJson(req));
+      sites.replace(await readJsonBody(req));
     }
     sendJson(res, 200, { ...sites.value, status: manager.siteStatus() });
     return;
@@ -301,13 +242,13 @@ async function dispatch(
       return;
     case 'retry': {
       only('POST');
-      const body = check(validateSiteChoice, await readJson(req));
+      const body = validBody(validateSiteChoice, await readJsonBody(req));
       sendJson(res, 202, manager.retryJob(id, body.site));
       return;
     }
     case 'redirect': {
       only('POST');
-      const body = check(validateSiteChoice, await readJson(req));
+      const body = validBody(validateSiteChoice, await readJsonBody(req));
       if (!body.site) {
         throw new HttpError(400, 'redirect needs a target site');
       }

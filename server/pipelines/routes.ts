@@ -1,4 +1,3 @@
-import { Ajv } from 'ajv';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type {
   NotebookRequest,
@@ -6,9 +5,12 @@ import type {
   RunRequest,
   WatchSetting
 } from '../../src/protocol/pipelines.js';
+import { withErrorStatuses, type ErrorStatuses } from '../http/error-status.js';
 import { HttpError } from '../http/errors.js';
+import { optionalChoice } from '../http/query.js';
+import { bodyValidator, readJsonBody, validBody } from '../http/request-body.js';
 import { sendJson } from '../http/respond.js';
-import { check, readJson } from '../jobs/routes.js';
+import { subRoute } from '../http/sub-route.js';
 import {
   DefinitionError,
   DefinitionNotFoundError,
@@ -35,8 +37,7 @@ export interface PipelinesContext {
 }
 
 const name = { type: 'string', minLength: 1, maxLength: 300 } as const;
-const ajv = new Ajv({ allErrors: true });
-const validateRun = ajv.compile<RunRequest>({
+const validateRun = bodyValidator<RunRequest>({
   type: 'object',
   required: ['experiment'],
   additionalProperties: false,
@@ -49,7 +50,7 @@ const validateRun = ajv.compile<RunRequest>({
     pipeline: name
   }
 });
-const validateWatch = ajv.compile<WatchSetting>({
+const validateWatch = bodyValidator<WatchSetting>({
   type: 'object',
   required: ['experiment', 'autoRun'],
   additionalProperties: false,
@@ -61,13 +62,13 @@ const validateWatch = ajv.compile<WatchSetting>({
     queue: name
   }
 });
-const validateRetry = ajv.compile<{ scan?: string; step?: string }>({
+const validateRetry = bodyValidator<{ scan?: string; step?: string }>({
   type: 'object',
   additionalProperties: false,
   dependencies: { scan: ['step'], step: ['scan'] },
   properties: { scan: name, step: name }
 });
-const validateNotebook = ajv.compile<NotebookRequest>({
+const validateNotebook = bodyValidator<NotebookRequest>({
   oneOf: [
     {
       type: 'object',
@@ -86,36 +87,24 @@ const validateNotebook = ajv.compile<NotebookRequest>({
 
 const FILTERS: RunFilter[] = ['active', 'waiting', 'failed', 'completed'];
 
-function toHttpError(err: unknown): unknown {
-  if (err instanceof DefinitionError || err instanceof RunRequestError) {
-    return new HttpError(400, err.message);
-  }
-  if (
-    err instanceof DefinitionNotFoundError ||
-    err instanceof ExperimentNotFoundError ||
-    err instanceof RunNotFoundError
-  ) {
-    return new HttpError(404, err.message);
-  }
-  if (err instanceof RunConflictError) {
-    return new HttpError(409, err.message);
-  }
-  return err;
-}
+const ERROR_STATUSES: ErrorStatuses = [
+  [DefinitionError, 400],
+  [RunRequestError, 400],
+  [DefinitionNotFoundError, 404],
+  [ExperimentNotFoundError, 404],
+  [RunNotFoundError, 404],
+  [RunConflictError, 409]
+];
 
 /** Answers one /pipelines request; `route` is the path after any base URL. */
-export async function handlePipelines(
+export function handlePipelines(
   ctx: PipelinesContext,
   route: string,
   q: URLSearchParams,
   req: IncomingMessage,
   res: ServerResponse
 ): Promise<void> {
-  try {
-    await dispatch(ctx, route, q, req, res);
-  } catch (err) {
-    throw toHttpError(err);
-  }
+  return withErrorStatuses(ERROR_STATUSES, () => dispatch(ctx, route, q, req, res));
 }
 
 function required(q: URLSearchParams, key: string): string {
@@ -133,13 +122,7 @@ async function dispatch(
   req: IncomingMessage,
   res: ServerResponse
 ): Promise<void> {
-  const parts = route.split('/').slice(2).map(decodeURIComponent);
-  const method = req.method ?? 'GET';
-  const only = (...allowed: string[]) => {
-    if (!allowed.includes(method)) {
-      throw new HttpError(405, `${method} is not allowed on ${route}`);
-    }
-  };
+  const { parts, method, only } = subRoute(route, req);
   const [section, id, action] = parts;
   switch (section) {
     case 'definitions':
@@ -151,7 +134,9 @@ async function dispatch(
       if (parts.length === 2) {
         only('GET', 'PUT');
         const definition =
-          method === 'PUT' ? ctx.definitions.put(id, await readJson(req)) : ctx.definitions.get(id);
+          method === 'PUT'
+            ? ctx.definitions.put(id, await readJsonBody(req))
+            : ctx.definitions.get(id);
         sendJson(res, 200, definition);
         return;
       }
@@ -174,7 +159,11 @@ async function dispatch(
         if (method === 'GET') {
           sendJson(res, 200, ctx.watcher.get(required(q, 'experiment')));
         } else {
-          sendJson(res, 200, await ctx.watcher.set(check(validateWatch, await readJson(req))));
+          sendJson(
+            res,
+            200,
+            await ctx.watcher.set(validBody(validateWatch, await readJsonBody(req)))
+          );
         }
         return;
       }
@@ -182,7 +171,7 @@ async function dispatch(
     case 'notebook':
       if (parts.length === 1) {
         only('POST');
-        const body = check(validateNotebook, await readJson(req));
+        const body = validBody(validateNotebook, await readJsonBody(req));
         sendJson(res, 201, writeNotebook(ctx, body));
         return;
       }
@@ -191,13 +180,9 @@ async function dispatch(
       if (parts.length === 1) {
         only('GET', 'POST');
         if (method === 'GET') {
-          const filter = q.get('filter');
-          if (filter && !(FILTERS as string[]).includes(filter)) {
-            throw new HttpError(400, `filter must be one of ${FILTERS.join(', ')}`);
-          }
-          sendJson(res, 200, ctx.runner.list((filter || undefined) as RunFilter | undefined));
+          sendJson(res, 200, ctx.runner.list(optionalChoice(q, 'filter', FILTERS)));
         } else {
-          sendJson(res, 201, ctx.runner.startRun(check(validateRun, await readJson(req))));
+          sendJson(res, 201, ctx.runner.startRun(validBody(validateRun, await readJsonBody(req))));
         }
         return;
       }
@@ -213,7 +198,7 @@ async function dispatch(
       }
       if (parts.length === 3 && action === 'retry') {
         only('POST');
-        const body = check(validateRetry, await readJson(req));
+        const body = validBody(validateRetry, await readJsonBody(req));
         const cell = body.scan && body.step ? { scan: body.scan, step: body.step } : undefined;
         sendJson(res, 202, ctx.runner.retry(id, cell));
         return;

@@ -10,9 +10,11 @@
 // broadcasting them on /events would send every client every image, and a long poll passes
 // jupyter-server-proxy, which buffers streamed HTTP responses, unchanged.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { readJson } from '../jobs/routes.js';
+import { withErrorStatuses, type ErrorStatuses } from '../http/error-status.js';
 import { HttpError } from '../http/errors.js';
+import { readJsonBody } from '../http/request-body.js';
 import { sendBody, sendJson } from '../http/respond.js';
+import { subRoute } from '../http/sub-route.js';
 import { InputError } from '../transform/input-error.js';
 import { parseSlabRequest } from './plane.js';
 import { publicSource } from './source.js';
@@ -34,19 +36,17 @@ function encodeSnapshot(header: object, v: Float32Array, n: Float32Array): Buffe
   ]);
 }
 
-export async function handleSlabs(
+// a file without usable geometry or a bad output is the request's fault, not the server's
+const ERROR_STATUSES: ErrorStatuses = [[InputError, 422]];
+
+export function handleSlabs(
   service: SlabService,
   route: string,
   q: URLSearchParams,
   req: IncomingMessage,
   res: ServerResponse
 ): Promise<void> {
-  try {
-    await dispatch(service, route, q, req, res);
-  } catch (err) {
-    // a file without usable geometry or a bad output is the request's fault, not the server's
-    throw err instanceof InputError ? new HttpError(422, err.message) : err;
-  }
+  return withErrorStatuses(ERROR_STATUSES, () => dispatch(service, route, q, req, res));
 }
 
 async function dispatch(
@@ -56,16 +56,10 @@ async function dispatch(
   req: IncomingMessage,
   res: ServerResponse
 ): Promise<void> {
-  const parts = route.split('/').slice(2).map(decodeURIComponent);
-  const method = req.method ?? 'GET';
-  const only = (...allowed: string[]): void => {
-    if (!allowed.includes(method)) {
-      throw new HttpError(405, `${method} is not allowed on ${route}`);
-    }
-  };
+  const { parts, method, only } = subRoute(route, req);
   if (parts.length === 0) {
     only('POST');
-    sendJson(res, 202, await service.start(parseSlabRequest(await readJson(req))));
+    sendJson(res, 202, await service.start(parseSlabRequest(await readJsonBody(req))));
     return;
   }
   if (parts.length === 1 && parts[0] === 'source') {
