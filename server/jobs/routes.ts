@@ -8,6 +8,7 @@ import { optionalChoice } from '../http/query.js';
 import { bodyValidator, readJsonBody, validBody } from '../http/request-body.js';
 import { sendBody, sendJson } from '../http/respond.js';
 import { subRoute } from '../http/sub-route.js';
+import { readLastBytes, readRange } from './log-bytes.js';
 import type { JobManager } from './manager.js';
 import { JobConflictError, JobNotFoundError, JobRefusedError } from './manager.js';
 import type { LogStream } from './script.js';
@@ -98,19 +99,8 @@ function parseCount(q: URLSearchParams, name: string): number | undefined {
 
 /** The last `lines` lines of a file (all of it when undefined) within its last MAX_TAIL_BYTES. */
 function tail(file: string | undefined, lines: number | undefined): { text: string; size: number } {
-  if (!file || !fs.existsSync(file)) {
-    return { text: '', size: 0 };
-  }
-  const size = fs.statSync(file).size;
-  const start = Math.max(0, size - MAX_TAIL_BYTES);
-  const buffer = Buffer.alloc(size - start);
-  const fd = fs.openSync(file, 'r');
-  try {
-    fs.readSync(fd, buffer, 0, buffer.length, start);
-  } finally {
-    fs.closeSync(fd);
-  }
-  const text = buffer.toString('utf8');
+  const { bytes, size } = readLastBytes(file, MAX_TAIL_BYTES);
+  const text = bytes.toString('utf8');
   if (lines === undefined) {
     return { text, size };
   }
@@ -139,13 +129,7 @@ function follow(
       const file = ctx.manager.logFile(id, stream, task);
       const size = file && fs.existsSync(file) ? fs.statSync(file).size : 0;
       if (file && size > offset) {
-        const chunk = Buffer.alloc(size - offset);
-        const fd = fs.openSync(file, 'r');
-        try {
-          fs.readSync(fd, chunk, 0, chunk.length, offset);
-        } finally {
-          fs.closeSync(fd);
-        }
+        const chunk = readRange(file, offset, size);
         offset = size;
         res.write(chunk);
       }

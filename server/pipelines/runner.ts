@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import fs from 'node:fs';
 import path from 'node:path';
 import type { JobSpec, JobState, JobView } from '../../src/protocol/jobs.js';
 import type {
@@ -14,6 +13,7 @@ import type {
   RunView,
   StepDefinition
 } from '../../src/protocol/pipelines.js';
+import { readLastBytes } from '../jobs/log-bytes.js';
 import type { JobManager } from '../jobs/manager.js';
 import { JobConflictError, JobNotFoundError } from '../jobs/manager.js';
 import type { Sites } from '../jobs/sites.js';
@@ -576,20 +576,8 @@ export function tasksOf(definition: PipelineDefinition, step: StepDefinition): n
 }
 
 function tailLines(file: string | undefined): string[] {
-  if (!file || !fs.existsSync(file)) {
-    return [];
-  }
-  const size = fs.statSync(file).size;
-  const start = Math.max(0, size - STDERR_BYTES);
-  const buffer = Buffer.alloc(size - start);
-  const fd = fs.openSync(file, 'r');
-  try {
-    fs.readSync(fd, buffer, 0, buffer.length, start);
-  } finally {
-    fs.closeSync(fd);
-  }
-  return buffer
-    .toString('utf8')
+  return readLastBytes(file, STDERR_BYTES)
+    .bytes.toString('utf8')
     .split('\n')
     .filter(l => l.trim() !== '');
 }
