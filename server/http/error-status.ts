@@ -8,15 +8,17 @@ type ErrorClass = abstract new (...args: never[]) => Error;
 /** Error classes and the status each is answered with; the first class that matches wins. */
 export type ErrorStatuses = ReadonlyArray<readonly [ErrorClass, number]>;
 
-/** Runs `handle`; an error of a listed class is rethrown as an HttpError with its status. */
-export async function withErrorStatuses(
+/** `handle`, answering an error of a listed class as an HttpError with its status. */
+export function withErrorStatuses<A extends unknown[]>(
   statuses: ErrorStatuses,
-  handle: () => Promise<void>
-): Promise<void> {
-  try {
-    await handle();
-  } catch (err) {
-    const match = statuses.find(([errorClass]) => err instanceof errorClass);
-    throw match ? new HttpError(match[1], (err as Error).message) : err;
-  }
+  handle: (...args: A) => Promise<void>
+): (...args: A) => Promise<void> {
+  return async (...args) => {
+    try {
+      await handle(...args);
+    } catch (err) {
+      const match = statuses.find(([errorClass]) => err instanceof errorClass);
+      throw match ? new HttpError(match[1], (err as Error).message) : err;
+    }
+  };
 }

@@ -153,15 +153,7 @@ const ERROR_STATUSES: ErrorStatuses = [
 ];
 
 /** Answers one /jobs request; `route` is the path after any base URL, e.g. `/jobs/<id>/logs`. */
-export function handleJobs(
-  ctx: JobsContext,
-  route: string,
-  q: URLSearchParams,
-  req: IncomingMessage,
-  res: ServerResponse
-): Promise<void> {
-  return withErrorStatuses(ERROR_STATUSES, () => dispatch(ctx, route, q, req, res));
-}
+export const handleJobs = withErrorStatuses(ERROR_STATUSES, dispatch);
 
 async function dispatch(
   ctx: JobsContext,

@@ -97,15 +97,7 @@ const ERROR_STATUSES: ErrorStatuses = [
 ];
 
 /** Answers one /pipelines request; `route` is the path after any base URL. */
-export function handlePipelines(
-  ctx: PipelinesContext,
-  route: string,
-  q: URLSearchParams,
-  req: IncomingMessage,
-  res: ServerResponse
-): Promise<void> {
-  return withErrorStatuses(ERROR_STATUSES, () => dispatch(ctx, route, q, req, res));
-}
+export const handlePipelines = withErrorStatuses(ERROR_STATUSES, dispatch);
 
 function required(q: URLSearchParams, key: string): string {
   const value = q.get(key);

@@ -39,15 +39,7 @@ function encodeSnapshot(header: object, v: Float32Array, n: Float32Array): Buffe
 // a file without usable geometry or a bad output is the request's fault, not the server's
 const ERROR_STATUSES: ErrorStatuses = [[InputError, 422]];
 
-export function handleSlabs(
-  service: SlabService,
-  route: string,
-  q: URLSearchParams,
-  req: IncomingMessage,
-  res: ServerResponse
-): Promise<void> {
-  return withErrorStatuses(ERROR_STATUSES, () => dispatch(service, route, q, req, res));
-}
+export const handleSlabs = withErrorStatuses(ERROR_STATUSES, dispatch);
 
 async function dispatch(
   service: SlabService,
