@@ -102,7 +102,8 @@ const pool = new WorkerPool({
   workerUrl,
   pluginDir,
   timeoutMs: Number.parseInt(o.timeout, 10) || 60000,
-  tsx: !bundled
+  tsx: !bundled,
+  warmUp: true
 });
 if (o.stdio) {
   // A remote site: files only (no jobs, no state), until the SSH channel closes.

@@ -14,7 +14,15 @@ export interface PoolOptions {
   timeoutMs: number;
   /** load the worker's TypeScript source through tsx (tests and development) */
   tsx?: boolean;
+  /**
+   * run the warm-up (warm-up.ts) in each worker's idle time after its first start, so that the
+   * first requests do not run on V8's unoptimised code
+   */
+  warmUp?: boolean;
 }
+
+/** id of warm-up messages: request ids start at 1 */
+const WARM_UP_ID = 0;
 
 type Pending = {
   resolve: (v: unknown) => void;
@@ -29,9 +37,35 @@ class Slot {
   worker!: Worker;
   readonly pending = new Map<number, Pending>();
   private readyPromise!: Promise<void>;
+  /** next warm-up round; null once done, failed, or not wanted */
+  private warmUpRound: number | null;
+  private warmUpInFlight = false;
 
   constructor(private readonly opts: PoolOptions) {
+    // Only the first worker warms up: one that replaces a crashed worker must not repeat a
+    // warm-up that may be what crashed it.
+    this.warmUpRound = opts.warmUp ? 0 : null;
     this.spawn();
+    this.readyPromise.then(() => this.continueWarmUp()).catch(() => undefined);
+  }
+
+  /** The next warm-up round, if the worker has nothing else to do. */
+  private continueWarmUp(): void {
+    if (this.warmUpRound === null || this.warmUpInFlight || this.pending.size > 0 || this.closed) {
+      return;
+    }
+    this.warmUpInFlight = true;
+    this.worker.postMessage({ op: 'warmUp', id: WARM_UP_ID, round: this.warmUpRound });
+  }
+
+  private warmUpAnswered(msg: WorkerResponse): void {
+    this.warmUpInFlight = false;
+    if (!msg.ok) {
+      // The server works without a warm-up, only its first requests are slower.
+      process.stderr.write(`nexus-server: HDF5 worker warm-up failed: ${msg.error.message}\n`);
+    }
+    this.warmUpRound = msg.ok && msg.result === false ? this.warmUpRound! + 1 : null;
+    this.continueWarmUp();
   }
 
   private spawn(): void {
@@ -61,6 +95,12 @@ class Slot {
       if ('ready' in msg) {
         return;
       }
+      if (msg.id === WARM_UP_ID) {
+        if (this.worker === worker) {
+          this.warmUpAnswered(msg);
+        }
+        return;
+      }
       const p = this.pending.get(msg.id);
       if (!p) {
         return;
@@ -72,12 +112,15 @@ class Slot {
       } else {
         p.reject(new HttpError(msg.error.status, msg.error.message));
       }
+      this.continueWarmUp();
     });
     worker.on('error', () => undefined);
     worker.on('exit', () => {
       if (this.worker !== worker) {
         return;
       }
+      this.warmUpRound = null;
+      this.warmUpInFlight = false;
       this.failAll(new HttpError(500, 'HDF5 worker exited unexpectedly'));
       if (!this.closed) {
         this.spawn();
@@ -98,6 +141,8 @@ class Slot {
   /** Replace a stuck worker; its in-flight requests fail. */
   recycle(reason: Error): void {
     const old = this.worker;
+    this.warmUpRound = null;
+    this.warmUpInFlight = false;
     this.failAll(reason);
     this.spawn();
     void old.terminate();

@@ -10,11 +10,13 @@ import {
   linkRepr,
   resolvePath
 } from './entities.js';
+import { readChunksDirect } from './direct-chunk-read.js';
 import { getFile } from './handles.js';
 import { legacyNxdata } from './nexus-legacy.js';
-import type { Description, WorkerRequest, WorkerResponse } from './messages.js';
+import type { Description, WarmUpRequest, WorkerRequest, WorkerResponse } from './messages.js';
 import { fixAsciiStrings, readAttribute, readBytes, readJson, toJsonValue, nest } from './reads.js';
 import { isBoolEnum, isNumeric } from './types.js';
+import { warmUpRound } from './warm-up.js';
 
 // One h5wasm instance per worker thread: the API is synchronous, so HDF5 work must stay off
 // the main event loop. Each worker owns its wasm heap and its open-file cache.
@@ -38,8 +40,10 @@ function requireDataset(req: WorkerRequest): Dataset {
   return r.entity;
 }
 
-function handle(req: WorkerRequest): { result: unknown; transfer?: ArrayBuffer[] } {
+function handle(req: WorkerRequest | WarmUpRequest): { result: unknown; transfer?: ArrayBuffer[] } {
   switch (req.op) {
+    case 'warmUp':
+      return { result: warmUpRound(req.round) };
     case 'meta': {
       const file = getFile(req.file);
       const r = resolvePath(file, req.path, req.resolveLinks, req.basename);
@@ -125,7 +129,10 @@ function handle(req: WorkerRequest): { result: unknown; transfer?: ArrayBuffer[]
       return { result: d };
     }
     case 'readBytes': {
-      const buf = readBytes(requireDataset(req), req.path, req.axes);
+      const ds = requireDataset(req);
+      const buf =
+        readChunksDirect(req.file, getFile(req.file), ds, req.path, req.axes) ??
+        readBytes(ds, req.path, req.axes);
       return { result: buf, transfer: [buf] };
     }
     case 'readJson':
@@ -137,7 +144,7 @@ function handle(req: WorkerRequest): { result: unknown; transfer?: ArrayBuffer[]
   }
 }
 
-parentPort!.on('message', (req: WorkerRequest) => {
+parentPort!.on('message', (req: WorkerRequest | WarmUpRequest) => {
   let msg: WorkerResponse;
   let transfer: ArrayBuffer[] = [];
   try {
