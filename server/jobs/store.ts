@@ -13,13 +13,11 @@ import { openStateDatabase, type StoreOptions } from './state-database.js';
 // of the machine). The manager writes its intent before acting: a row is committed with
 // `submitting` set before the adapter's submit runs, so a crash in between is found on restart.
 
-export interface JobRecord {
-  id: string;
-  site: string;
-  spec: JobSpec;
-  status: JobStatus;
-  nativeId?: string;
-  submitTime?: string;
+/** A job as stored: the fields of its wire view (JobView) and what the manager needs to resume it. */
+export interface JobRecord extends Pick<
+  JobView,
+  'id' | 'site' | 'spec' | 'status' | 'nativeId' | 'submitTime'
+> {
   /** 1 for the first submission; each retry or redirect is a new attempt */
   attempt: number;
   /** set while a submission is in flight: the scheduler may or may not know the job */

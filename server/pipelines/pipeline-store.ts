@@ -16,19 +16,10 @@ import { openStateDatabase, type StoreOptions } from '../jobs/state-database.js'
 // submits a job, and each job id as soon as the job manager has recorded the job, so a server
 // that dies at any moment restarts with every run and cell it had promised.
 
-export interface RunRecord {
-  id: string;
-  experiment: string;
-  pipeline: string;
+/** A run as stored: its wire view (RunView) without the events, plus the definition it ran. */
+export interface RunRecord extends Omit<RunView, 'auto' | 'events'> {
   /** the definition as it was when the run started: retries and notebooks use this one */
   definition: PipelineDefinition;
-  scans: string[];
-  steps: string[];
-  site: string;
-  queue?: string;
-  state: RunState;
-  created: string;
-  finished?: string;
   auto: boolean;
 }
 
