@@ -2,9 +2,10 @@
 // (float32, NaN where n = 0), axes holding the voxels' lower edges, and an NXprocess `process` that
 // records program, version, date, parameters, the grid and the geometry. The datasets are stored
 // in 3-D chunks, written a chunk-thick block of L layers at a time (a merge never holds a whole
-// volume): a slice in H, K or L then reads a few chunks, and the chunks of v and n that no pixel
-// reached are never written — HDF5 reads them as its fill value, 0, which is what they hold. (data
-// has to be written whole: h5wasm cannot give it NaN as fill value.)
+// volume): a slice in H, K or L then reads a few chunks, and the chunks of v and n where n is 0
+// throughout are never written — HDF5 reads them as its fill value, 0, which is what they hold
+// (every producer adds to v only where it adds a weight > 0 to n, so n = 0 means v = 0). data
+// has to be written whole: h5wasm cannot give it NaN as fill value.
 import fs from 'node:fs';
 import { Dataset, File, Group } from 'h5wasm/node';
 import pkg from '../../package.json' with { type: 'json' };
@@ -155,14 +156,17 @@ export class TransformWriter {
             for (let k = k0; k < k1; k++) {
               const row = (l * nk + k) * nh;
               for (let c = 0; c < hChunks; c++) {
-                let any = false;
+                let any = 0;
                 for (let i = row + c * ch, end = row + Math.min(nh, (c + 1) * ch); i < end; i++) {
                   const w = n[i];
-                  const x = v[i];
-                  data[o++] = w === 0 ? NaN : x / w;
-                  any ||= w !== 0 || x !== 0;
+                  if (w === 0) {
+                    data[o++] = NaN;
+                  } else {
+                    data[o++] = v[i] / w;
+                    any = 1;
+                  }
                 }
-                reached[c] ||= any ? 1 : 0;
+                reached[c] |= any;
               }
             }
           }

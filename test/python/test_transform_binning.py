@@ -86,6 +86,45 @@ def test_binning_equals_numpy_oracle_on_a_non_cubic_grid(small, folder):
     np.testing.assert_array_equal(got["v"], v)
 
 
+def test_chunks_no_pixel_reached_are_not_written_and_read_back_like_the_oracle(small, folder):
+    """v, n and data are stored in 3-D chunks; chunks of v and n where n = 0 throughout are never
+    written (h5py reads HDF5's fill value 0 there), data is v/n with NaN wherever n = 0, and a
+    merge of parts, written a block of chunk-thick L layers at a time, reads back the same."""
+    lo, hi, dims = (-8.0, -7.0, -6.0), (8.0, 9.0, 6.0), (100, 90, 40)  # no axis a multiple of 32
+    spec = ",".join(f"{a}:{b}:{n}" for a, b, n in zip(lo, hi, dims))
+    out = folder / "sparse.nxs"
+    got = transform(small, spec, out)
+    v, n = numpy_binning(small, lo, hi, dims)
+    np.testing.assert_array_equal(got["n"], n)
+    np.testing.assert_array_equal(got["v"], v)
+    reached = n > 0
+    expected = np.full(n.shape, np.nan, dtype=np.float32)
+    expected[reached] = (v[reached] / n[reached]).astype(np.float32)
+    np.testing.assert_array_equal(got["data"], expected)  # NaN exactly where n = 0
+    with h5py.File(out, "r") as f:
+        group = f["entry/transform"]
+        chunks = group["n"].chunks
+        assert len(chunks) == 3 and min(chunks) > 1, chunks
+        padded = np.zeros([-(-s // c) * c for s, c in zip(reached.shape, chunks)], dtype=bool)
+        padded[: reached.shape[0], : reached.shape[1], : reached.shape[2]] = reached
+        per_chunk = padded.reshape(padded.shape[0] // chunks[0], chunks[0], padded.shape[1] // chunks[1], chunks[1],
+                                   padded.shape[2] // chunks[2], chunks[2]).any(axis=(1, 3, 5))
+        assert 0 < per_chunk.sum() < per_chunk.size, "the grid should have chunks with and without pixels"
+        for name in ("v", "n"):
+            stored = group[name].id.get_num_chunks()
+            assert per_chunk.sum() <= stored < per_chunk.size, (name, stored, per_chunk.sum(), per_chunk.size)
+        assert group["data"].id.get_num_chunks() == per_chunk.size
+    parts = []
+    for i in range(2):
+        part = folder / f"sparse_part{i}.nxs"
+        transform(small, spec, part, "--subset", f"{i}/2")
+        parts.append(f"{part}#/entry/transform")
+    run_cli("merge", f"{folder / 'sparse_merged.nxs'}#/entry/transform", *parts)
+    merged = read_result(folder / "sparse_merged.nxs")
+    for name in ("v", "n", "data"):
+        np.testing.assert_array_equal(merged[name], got[name])
+
+
 def test_output_is_an_nxdata_h5web_can_plot(small, folder):
     out = folder / "layout.nxs"
     result = transform(small, "-2:1:24,-1.5:2.5:20,-1:1.5:10", out)
