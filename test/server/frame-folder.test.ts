@@ -4,16 +4,16 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { writeArrayBuffer } from 'geotiff';
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
 import type { FileChangedEvent } from '../../src/protocol/sites.js';
-import { startServerProcess, tempDir, type ServerProcess } from './jobs-helpers.js';
+import { REPO } from './helpers.js';
+import { openEvents, startServerProcess, tempDir, type ServerProcess } from './jobs-helpers.js';
 
 // A folder of frame files served as a virtual NeXus file by a real server process: its /meta
 // describes a (frames, rows, cols) stack, /data of a frame holds exactly the file's pixels (the
 // frames written here, and real detector TIFFs read back by tifffile), a new frame grows the
 // stack and is announced on /events within 2 s, and paths outside the roots stay refused.
 
-const REPO = path.resolve(import.meta.dirname, '..', '..');
 const SAVU_TIFFS =
   '/work/shared/testdata/real/DiamondLightSource_Savu/test_data/data/image_test/tiffs';
 const DXTBX_CBF = '/work/shared/testdata/real/cctbx_dxtbx/tests/phi_scan_001.cbf';
@@ -38,10 +38,7 @@ describe('folders of frame files', () => {
   const outside = tempDir('nexus-frames-outside-');
   const changes: string[] = [];
 
-  const get = (endpoint: string, params: Record<string, string>) =>
-    fetch(`${server.url}/${endpoint}?${new URLSearchParams(params)}`, {
-      headers: { Authorization: `token ${server.token}` }
-    });
+  const get = (endpoint: string, params: Record<string, string>) => server.get(endpoint, params);
 
   async function stackShape(file: string): Promise<number[]> {
     const res = await get('meta', { file, path: '/entry/data/data' });
@@ -72,16 +69,11 @@ describe('folders of frame files', () => {
     fs.symlinkSync(outside, path.join(root, 'escape'));
 
     server = await startServerProcess(tempDir('nexus-frames-state-'), root);
-    socket = new WebSocket(`${server.url.replace('http', 'ws')}/events?token=${server.token}`);
-    socket.on('message', data => {
-      const message = JSON.parse(String(data)) as { type: string };
+    socket = await openEvents(server, data => {
+      const message = data as { type: string };
       if (message.type === 'file-changed') {
         changes.push((message as FileChangedEvent).file);
       }
-    });
-    await new Promise((resolve, reject) => {
-      socket.once('open', resolve);
-      socket.once('error', reject);
     });
   });
 

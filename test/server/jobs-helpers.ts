@@ -1,21 +1,19 @@
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
+import WebSocket from 'ws';
 import type { JobState, JobView } from '../../src/protocol/jobs.js';
 import type { SchedulerAdapter } from '../../server/jobs/adapter.js';
 import { JobManager, type SubmitRetryOptions } from '../../server/jobs/manager.js';
 import { Sites, type SiteConfig } from '../../server/jobs/sites.js';
 import { JobStore } from '../../server/jobs/store.js';
+import { REPO, tempDir } from './helpers.js';
 
 // Reusable job-layer fixtures (local executor here, Slurm in its own suite): an in-process stack
-// (real SQLite file, real processes) and a real server process that can be killed with -9.
+// (real SQLite file, real processes) and a real server process that can be killed with -9, with
+// its /events WebSocket.
 
-export const REPO = path.resolve(import.meta.dirname, '..', '..');
-
-export function tempDir(prefix: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-}
+export { REPO, tempDir };
 
 export interface JobStack {
   dir: string;
@@ -104,6 +102,8 @@ export interface ServerProcess {
   token: string;
   child: ChildProcess;
   request(method: string, route: string, body?: unknown): Promise<Response>;
+  /** GET `/<endpoint>?<params>` with the token, as H5Web asks the h5grove endpoints */
+  get(endpoint: string, params: Record<string, string>): Promise<Response>;
   /** stops the server with `signal` and waits until it is gone */
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
@@ -151,6 +151,10 @@ export async function startServerProcess(
         headers: { Authorization: `token ${token}`, 'Content-Type': 'application/json' },
         body: body === undefined ? undefined : JSON.stringify(body)
       }),
+    get: (endpoint, params) =>
+      fetch(`${url}/${endpoint}?${new URLSearchParams(params)}`, {
+        headers: { Authorization: `token ${token}` }
+      }),
     stop: async (signal = 'SIGTERM') => {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill(signal);
@@ -158,4 +162,25 @@ export async function startServerProcess(
       await exited;
     }
   };
+}
+
+/** The server's /events WebSocket, open; every message goes to `onMessage` parsed. */
+export async function openEvents(
+  server: ServerProcess,
+  onMessage: (message: unknown) => void
+): Promise<WebSocket> {
+  const socket = new WebSocket(`${server.url.replace('http', 'ws')}/events?token=${server.token}`);
+  socket.on('message', data => onMessage(JSON.parse(String(data))));
+  await new Promise((resolve, reject) => {
+    socket.once('open', resolve);
+    socket.once('error', reject);
+  });
+  return socket;
+}
+
+/** The response's JSON body, once its status is `status` (else the body is the failure). */
+export async function expectJson<T>(response: Response, status: number): Promise<T> {
+  const body = (await response.json()) as T;
+  assert.equal(response.status, status, JSON.stringify(body));
+  return body;
 }

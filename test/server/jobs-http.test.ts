@@ -5,7 +5,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import type { JobEvent, JobView } from '../../src/protocol/jobs.js';
-import { startServerProcess, tempDir, type ServerProcess } from './jobs-helpers.js';
+import { tempDir } from './helpers.js';
+import { expectJson, openEvents, startServerProcess, type ServerProcess } from './jobs-helpers.js';
 
 // The jobs HTTP API and the /events WebSocket end to end, against a real server process; then
 // the crash test: 100 submissions, kill -9 in the middle, restart, every job accounted for.
@@ -22,16 +23,10 @@ const LOCAL_SITES = {
   ]
 };
 
-async function json<T>(response: Response, status: number): Promise<T> {
-  const body = (await response.json()) as T;
-  assert.equal(response.status, status, JSON.stringify(body));
-  return body;
-}
-
 async function waitFinal(server: ServerProcess, id: string, timeoutMs = 30_000): Promise<JobView> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const job = await json<JobView>(await server.request('GET', `/jobs/${id}`), 200);
+    const job = await expectJson<JobView>(await server.request('GET', `/jobs/${id}`), 200);
     if (['COMPLETED', 'FAILED', 'CANCELED'].includes(job.status.state)) {
       return job;
     }
@@ -49,14 +44,9 @@ describe('jobs HTTP API and WebSocket events (server process)', () => {
 
   before(async () => {
     server = await startServerProcess(tempDir('nexus-http-state-'), root);
-    await json(await server.request('PUT', '/jobs/sites', LOCAL_SITES), 200);
+    await expectJson(await server.request('PUT', '/jobs/sites', LOCAL_SITES), 200);
     events = [];
-    socket = new WebSocket(`${server.url.replace('http', 'ws')}/events?token=${server.token}`);
-    socket.on('message', data => events.push(JSON.parse(String(data)) as JobEvent));
-    await new Promise((resolve, reject) => {
-      socket.once('open', resolve);
-      socket.once('error', reject);
-    });
+    socket = await openEvents(server, message => events.push(message as JobEvent));
   });
   after(async () => {
     socket.close();
@@ -64,7 +54,7 @@ describe('jobs HTTP API and WebSocket events (server process)', () => {
   });
 
   it('submits, pushes every state change over /events, shows and lists the job', async () => {
-    const created = await json<JobView>(
+    const created = await expectJson<JobView>(
       await server.request('POST', '/jobs', {
         site: 'local',
         spec: { command: ['bash', '-c', 'echo one; echo two; echo oops >&2'], directory: work }
@@ -80,12 +70,15 @@ describe('jobs HTTP API and WebSocket events (server process)', () => {
       states.filter(s => s !== 'ACTIVE'),
       ['NEW', 'QUEUED', 'COMPLETED']
     );
-    const completed = await json<JobView[]>(
+    const completed = await expectJson<JobView[]>(
       await server.request('GET', '/jobs?filter=completed'),
       200
     );
     assert.ok(completed.some(j => j.id === created.id));
-    const waiting = await json<JobView[]>(await server.request('GET', '/jobs?filter=waiting'), 200);
+    const waiting = await expectJson<JobView[]>(
+      await server.request('GET', '/jobs?filter=waiting'),
+      200
+    );
     assert.ok(!waiting.some(j => j.id === created.id));
 
     const tail = await server.request('GET', `/jobs/${created.id}/logs?stream=stdout&tail=1`);
@@ -105,7 +98,7 @@ describe('jobs HTTP API and WebSocket events (server process)', () => {
 
   it('runs a relative directory inside the Jupyter root', async () => {
     fs.mkdirSync(path.join(root, 'sub'), { recursive: true });
-    const created = await json<JobView>(
+    const created = await expectJson<JobView>(
       await server.request('POST', '/jobs', { spec: { command: ['pwd'], directory: 'sub' } }),
       201
     );
@@ -116,7 +109,7 @@ describe('jobs HTTP API and WebSocket events (server process)', () => {
   });
 
   it('follows a log while the job writes it, ending when the job ends', async () => {
-    const created = await json<JobView>(
+    const created = await expectJson<JobView>(
       await server.request('POST', '/jobs', {
         spec: { command: ['bash', '-c', 'for i in 1 2 3; do echo line$i; sleep 0.4; done'] }
       }),
@@ -130,30 +123,33 @@ describe('jobs HTTP API and WebSocket events (server process)', () => {
   });
 
   it('cancels a running job (202, then CANCELED) and retries it as attempt 2', async () => {
-    const created = await json<JobView>(
+    const created = await expectJson<JobView>(
       await server.request('POST', '/jobs', { spec: { command: ['sleep', '30'] } }),
       201
     );
     for (let i = 0; i < 50; i++) {
-      const job = await json<JobView>(await server.request('GET', `/jobs/${created.id}`), 200);
+      const job = await expectJson<JobView>(
+        await server.request('GET', `/jobs/${created.id}`),
+        200
+      );
       if (job.status.state === 'ACTIVE') {
         break;
       }
       await new Promise(resolve => setTimeout(resolve, 100));
     }
-    await json(await server.request('POST', `/jobs/${created.id}/cancel`), 202);
+    await expectJson(await server.request('POST', `/jobs/${created.id}/cancel`), 202);
     assert.equal((await waitFinal(server, created.id)).status.state, 'CANCELED');
-    const again = await json<{ message: string }>(
+    const again = await expectJson<{ message: string }>(
       await server.request('POST', `/jobs/${created.id}/cancel`),
       409
     );
     assert.match(again.message, /already CANCELED/);
-    const retried = await json<JobView>(
+    const retried = await expectJson<JobView>(
       await server.request('POST', `/jobs/${created.id}/retry`),
       202
     );
     assert.equal(retried.attempts, 2);
-    await json(await server.request('POST', `/jobs/${created.id}/cancel`), 202);
+    await expectJson(await server.request('POST', `/jobs/${created.id}/cancel`), 202);
     const final = await waitFinal(server, created.id);
     assert.equal(final.previousAttempts[0].state, 'CANCELED');
   });
@@ -202,7 +198,7 @@ describe('jobs HTTP API and WebSocket events (server process)', () => {
       ]
     ];
     for (const [method, route, body, status, message] of cases) {
-      const answer = await json<{ message: string }>(
+      const answer = await expectJson<{ message: string }>(
         await server.request(method, route, body),
         status
       );
@@ -214,7 +210,7 @@ describe('jobs HTTP API and WebSocket events (server process)', () => {
       body: '{not json'
     });
     assert.equal(raw.status, 400);
-    const sites = await json<{ sites: { name: string }[] }>(
+    const sites = await expectJson<{ sites: { name: string }[] }>(
       await server.request('GET', '/jobs/sites'),
       200
     );
@@ -267,7 +263,7 @@ async function crashDuringSubmissions(): Promise<Crash> {
   const runs = path.join(tempDir('nexus-crash-work-'), 'runs');
   fs.writeFileSync(runs, '');
   const server = await startServerProcess(stateDir);
-  await json(await server.request('PUT', '/jobs/sites', LOCAL_SITES), 200);
+  await expectJson(await server.request('PUT', '/jobs/sites', LOCAL_SITES), 200);
   const acknowledged = new Map<string, string>();
   const posts = Array.from({ length: 100 }, (_, i) =>
     server
@@ -346,7 +342,7 @@ describe('crash recovery: kill -9 while 100 jobs are being submitted', () => {
       const deadline = Date.now() + 60_000;
       let jobs: JobView[];
       for (;;) {
-        jobs = await json<JobView[]>(await server.request('GET', '/jobs'), 200);
+        jobs = await expectJson<JobView[]>(await server.request('GET', '/jobs'), 200);
         if (jobs.every(j => ['COMPLETED', 'FAILED', 'CANCELED'].includes(j.status.state))) {
           break;
         }

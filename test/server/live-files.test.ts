@@ -3,16 +3,16 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, describe, test } from 'node:test';
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
 import type { FileChangedEvent } from '../../src/protocol/sites.js';
-import { startServerProcess, tempDir, type ServerProcess } from './jobs-helpers.js';
+import { REPO } from './helpers.js';
+import { openEvents, startServerProcess, tempDir, type ServerProcess } from './jobs-helpers.js';
 
 // Live files: a writer process (h5py, SWMR and not) appends frames on cue while a client of a
 // real server process watches /events. Every append must reach the client (new frame count in
 // /meta) within 2 s, and every slab read meanwhile — also by a reader hammering the file during
 // the writes — must hold exactly the frame's values (pixel = frame index).
 
-const REPO = path.resolve(import.meta.dirname, '..', '..');
 const APPENDS = 50;
 const SIZE = 64;
 const LIMIT_MS = 2000;
@@ -59,17 +59,12 @@ describe('live files over /events', () => {
 
   before(async () => {
     server = await startServerProcess(tempDir('nexus-live-state-'), root);
-    socket = new WebSocket(`${server.url.replace('http', 'ws')}/events?token=${server.token}`);
-    socket.on('message', data => {
-      const message = JSON.parse(String(data)) as { type: string };
+    socket = await openEvents(server, data => {
+      const message = data as { type: string };
       if (message.type === 'file-changed') {
         changes.push((message as FileChangedEvent).file);
         notify?.();
       }
-    });
-    await new Promise((resolve, reject) => {
-      socket.once('open', resolve);
-      socket.once('error', reject);
     });
   });
 
@@ -78,10 +73,7 @@ describe('live files over /events', () => {
     await server.stop();
   });
 
-  const get = (endpoint: string, params: Record<string, string>) =>
-    fetch(`${server.url}/${endpoint}?${new URLSearchParams(params)}`, {
-      headers: { Authorization: `token ${server.token}` }
-    });
+  const get = (endpoint: string, params: Record<string, string>) => server.get(endpoint, params);
 
   async function frameCount(file: string): Promise<number | undefined> {
     const res = await get('meta', { file, path: '/entry/data/data' });

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import type { JobView } from '../../src/protocol/jobs.js';
 import type { GridView, RunView } from '../../src/protocol/pipelines.js';
-import { startServerProcess, tempDir, type ServerProcess } from './jobs-helpers.js';
+import { expectJson, startServerProcess, tempDir, type ServerProcess } from './jobs-helpers.js';
 import { LOCAL_SITE, makeScans, runEnded, testPipeline, waitForRun } from './pipelines-helpers.js';
 
 // The job layer's crash test (kill -9 while 100 jobs are submitted) for pipelines: several runs
@@ -14,12 +14,6 @@ import { LOCAL_SITE, makeScans, runEnded, testPipeline, waitForRun } from './pip
 
 const EXPERIMENTS = Array.from({ length: 6 }, (_, i) => `exp${i + 1}`);
 
-async function json<T>(response: Response, status: number): Promise<T> {
-  const body = (await response.json()) as T;
-  assert.equal(response.status, status, JSON.stringify(body));
-  return body;
-}
-
 test('kill -9 while 6 pipeline runs are being started: 0 runs or steps lost, none doubled', async () => {
   const stateDir = tempDir('nexus-pipe-burst-state-');
   const root = tempDir('nexus-pipe-burst-root-');
@@ -27,8 +21,8 @@ test('kill -9 while 6 pipeline runs are being started: 0 runs or steps lost, non
     makeScans(root, experiment, ['s1'], 'in');
   }
   let server: ServerProcess = await startServerProcess(stateDir, root);
-  await json(await server.request('PUT', '/jobs/sites', { sites: [LOCAL_SITE] }), 200);
-  await json(
+  await expectJson(await server.request('PUT', '/jobs/sites', { sites: [LOCAL_SITE] }), 200);
+  await expectJson(
     await server.request('PUT', '/pipelines/definitions/burst', testPipeline('burst')),
     200
   );
@@ -57,7 +51,7 @@ test('kill -9 while 6 pipeline runs are being started: 0 runs or steps lost, non
 
   server = await startServerProcess(stateDir, root);
   try {
-    const runs = await json<RunView[]>(await server.request('GET', '/pipelines/runs'), 200);
+    const runs = await expectJson<RunView[]>(await server.request('GET', '/pipelines/runs'), 200);
     const ids = runs.map(r => r.id);
     for (const id of acknowledged) {
       assert.ok(ids.includes(id), `acknowledged run ${id} lost`);
@@ -65,13 +59,14 @@ test('kill -9 while 6 pipeline runs are being started: 0 runs or steps lost, non
     const cellJobs: string[] = [];
     for (const listed of runs) {
       const run = await waitForRun(
-        async () => json<RunView>(await server.request('GET', `/pipelines/runs/${listed.id}`), 200),
+        async () =>
+          expectJson<RunView>(await server.request('GET', `/pipelines/runs/${listed.id}`), 200),
         runEnded,
         120_000
       );
       assert.equal(run.state, 'done', JSON.stringify(run.events));
       assert.deepEqual(run.steps, ['first', 'part', 'merge']);
-      const grid = await json<GridView>(
+      const grid = await expectJson<GridView>(
         await server.request('GET', `/pipelines/grid?experiment=${run.experiment}&pipeline=burst`),
         200
       );
@@ -85,7 +80,7 @@ test('kill -9 while 6 pipeline runs are being started: 0 runs or steps lost, non
       );
     }
     // one job per step of every run: nothing submitted twice, nothing left without its run
-    const jobs = await json<JobView[]>(await server.request('GET', '/jobs'), 200);
+    const jobs = await expectJson<JobView[]>(await server.request('GET', '/jobs'), 200);
     assert.equal(new Set(cellJobs).size, runs.length * 3);
     assert.deepEqual(jobs.map(j => j.id).sort(), [...cellJobs].sort());
     console.log(

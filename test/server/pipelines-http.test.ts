@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
 import type { JobView } from '../../src/protocol/jobs.js';
 import type {
   GridView,
@@ -10,25 +10,20 @@ import type {
   PipelineEvent,
   RunView
 } from '../../src/protocol/pipelines.js';
-import { startServerProcess, tempDir, type ServerProcess } from './jobs-helpers.js';
+import { tempDir } from './helpers.js';
+import { expectJson, openEvents, startServerProcess, type ServerProcess } from './jobs-helpers.js';
 import { LOCAL_SITE, makeScans, runEnded, testPipeline, waitForRun } from './pipelines-helpers.js';
 
 // The /pipelines HTTP API and its /events messages against a real server process, then a
 // kill -9 in the middle of a run: after the restart no run or cell is lost and none runs twice.
 
-async function json<T>(response: Response, status: number): Promise<T> {
-  const body = (await response.json()) as T;
-  assert.equal(response.status, status, JSON.stringify(body));
-  return body;
-}
-
 async function refused(response: Response, status: number, pattern: RegExp): Promise<void> {
-  const body = await json<{ message: string }>(response, status);
+  const body = await expectJson<{ message: string }>(response, status);
   assert.match(body.message, pattern);
 }
 
 const getRun = (server: ServerProcess, id: string) => async () =>
-  json<RunView>(await server.request('GET', `/pipelines/runs/${id}`), 200);
+  expectJson<RunView>(await server.request('GET', `/pipelines/runs/${id}`), 200);
 
 describe('pipelines HTTP API and /events (server process)', () => {
   let server: ServerProcess;
@@ -38,18 +33,16 @@ describe('pipelines HTTP API and /events (server process)', () => {
 
   before(async () => {
     server = await startServerProcess(tempDir('nexus-pipe-http-state-'), root);
-    await json(await server.request('PUT', '/jobs/sites', { sites: [LOCAL_SITE] }), 200);
-    await json(await server.request('PUT', '/pipelines/definitions/test', testPipeline()), 200);
-    socket = new WebSocket(`${server.url.replace('http', 'ws')}/events?token=${server.token}`);
-    socket.on('message', data => {
-      const message = JSON.parse(String(data)) as PipelineEvent | { type: 'job' };
+    await expectJson(await server.request('PUT', '/jobs/sites', { sites: [LOCAL_SITE] }), 200);
+    await expectJson(
+      await server.request('PUT', '/pipelines/definitions/test', testPipeline()),
+      200
+    );
+    socket = await openEvents(server, data => {
+      const message = data as PipelineEvent | { type: 'job' };
       if (message.type !== 'job') {
         messages.push(message);
       }
-    });
-    await new Promise((resolve, reject) => {
-      socket.once('open', resolve);
-      socket.once('error', reject);
     });
   });
   after(async () => {
@@ -58,7 +51,7 @@ describe('pipelines HTTP API and /events (server process)', () => {
   });
 
   it('lists and serves definitions, the built-in one included', async () => {
-    const list = await json<{ name: string; builtin: boolean }[]>(
+    const list = await expectJson<{ name: string; builtin: boolean }[]>(
       await server.request('GET', '/pipelines/definitions'),
       200
     );
@@ -69,7 +62,7 @@ describe('pipelines HTTP API and /events (server process)', () => {
         ['test', false]
       ]
     );
-    const builtin = await json<{ steps: { id: string }[] }>(
+    const builtin = await expectJson<{ steps: { id: string }[] }>(
       await server.request('GET', '/pipelines/definitions/nxrefine'),
       200
     );
@@ -81,7 +74,7 @@ describe('pipelines HTTP API and /events (server process)', () => {
 
   it('runs over HTTP, pushes every cell change and the run over /events, and exports a notebook', async () => {
     makeScans(root, 'exp', ['s1', 's2'], 'in');
-    const grid0 = await json<GridView>(
+    const grid0 = await expectJson<GridView>(
       await server.request('GET', '/pipelines/grid?experiment=exp&pipeline=test'),
       200
     );
@@ -92,7 +85,7 @@ describe('pipelines HTTP API and /events (server process)', () => {
         ['s2', ['not-started', 'not-started', 'not-started']]
       ]
     );
-    const started = await json<RunView>(
+    const started = await expectJson<RunView>(
       await server.request('POST', '/pipelines/runs', {
         experiment: 'exp',
         pipeline: 'test',
@@ -102,7 +95,7 @@ describe('pipelines HTTP API and /events (server process)', () => {
     );
     const run = await waitForRun(getRun(server, started.id), runEnded);
     assert.equal(run.state, 'done');
-    const grid = await json<GridView>(
+    const grid = await expectJson<GridView>(
       await server.request('GET', '/pipelines/grid?experiment=exp&pipeline=test'),
       200
     );
@@ -121,7 +114,7 @@ describe('pipelines HTTP API and /events (server process)', () => {
     assert.ok(
       messages.some(m => m.type === 'run' && m.run.id === run.id && m.run.state === 'done')
     );
-    const completed = await json<RunView[]>(
+    const completed = await expectJson<RunView[]>(
       await server.request('GET', '/pipelines/runs?filter=completed'),
       200
     );
@@ -130,7 +123,7 @@ describe('pipelines HTTP API and /events (server process)', () => {
       [run.id]
     );
     assert.deepEqual(
-      await json(await server.request('GET', '/pipelines/runs?filter=failed'), 200),
+      await expectJson(await server.request('GET', '/pipelines/runs?filter=failed'), 200),
       []
     );
     // step logs are the job's logs
@@ -138,7 +131,7 @@ describe('pipelines HTTP API and /events (server process)', () => {
     const stderr = await server.request('GET', `/jobs/${jobId}/logs?stream=stderr`);
     assert.match(await stderr.text(), /first: working on s1/);
 
-    const notebook = await json<NotebookResult>(
+    const notebook = await expectJson<NotebookResult>(
       await server.request('POST', '/pipelines/notebook', { runId: run.id }),
       201
     );
@@ -154,7 +147,7 @@ describe('pipelines HTTP API and /events (server process)', () => {
     assert.equal(code.length, 4, 'setup and one cell per step');
     assert.match(code[2], /for task in range\(2\):/);
     assert.match(nb.cells[0].source, new RegExp(jobId));
-    const byScan = await json<NotebookResult>(
+    const byScan = await expectJson<NotebookResult>(
       await server.request('POST', '/pipelines/notebook', { experiment: 'exp', scan: 's2' }),
       201
     );
@@ -165,15 +158,15 @@ describe('pipelines HTTP API and /events (server process)', () => {
     makeScans(root, 'watched', [], '');
     fs.mkdirSync(path.join(root, 'watched'), { recursive: true });
     assert.deepEqual(
-      await json(await server.request('GET', '/pipelines/watch?experiment=watched'), 200),
+      await expectJson(await server.request('GET', '/pipelines/watch?experiment=watched'), 200),
       { experiment: 'watched', autoRun: false }
     );
-    await json(
+    await expectJson(
       await server.request('PUT', '/pipelines/watch', { experiment: 'watched/', autoRun: true }),
       200
     );
     assert.deepEqual(
-      await json(await server.request('GET', '/pipelines/watch?experiment=watched'), 200),
+      await expectJson(await server.request('GET', '/pipelines/watch?experiment=watched'), 200),
       { experiment: 'watched', autoRun: true }
     );
   });
@@ -236,7 +229,7 @@ describe('pipelines HTTP API and /events (server process)', () => {
     await refused(await r('DELETE', '/pipelines/runs'), 405, /not allowed/);
     await refused(await r('GET', '/pipelines/elsewhere'), 404, /Unknown endpoint/);
     const done = (
-      await json<RunView[]>(await r('GET', '/pipelines/runs?filter=completed'), 200)
+      await expectJson<RunView[]>(await r('GET', '/pipelines/runs?filter=completed'), 200)
     )[0];
     await refused(await r('POST', `/pipelines/runs/${done.id}/cancel`), 409, /already done/);
     await refused(
@@ -262,14 +255,14 @@ describe('pipeline crash recovery: kill -9 in the middle of a run', () => {
     ];
     definition.steps[0].params = { ms: 1500 };
     let server = await startServerProcess(stateDir, root);
-    await json(await server.request('PUT', '/jobs/sites', { sites: [LOCAL_SITE] }), 200);
-    await json(await server.request('PUT', '/pipelines/definitions/crash', definition), 200);
+    await expectJson(await server.request('PUT', '/jobs/sites', { sites: [LOCAL_SITE] }), 200);
+    await expectJson(await server.request('PUT', '/pipelines/definitions/crash', definition), 200);
     // the part step reads first.txt: give it one, written by the slow step's scan folder
     for (const scan of ['s1', 's2']) {
       fs.mkdirSync(path.join(root, 'exp', scan, 'nexus'), { recursive: true });
       fs.writeFileSync(path.join(root, 'exp', scan, 'nexus', 'first.txt'), scan);
     }
-    const started = await json<RunView>(
+    const started = await expectJson<RunView>(
       await server.request('POST', '/pipelines/runs', { experiment: 'exp', pipeline: 'crash' }),
       201
     );
@@ -287,11 +280,11 @@ describe('pipeline crash recovery: kill -9 in the middle of a run', () => {
       assert.deepEqual(afterCrash.steps, ['first', 'part', 'merge']);
       const run = await waitForRun(getRun(server, started.id), runEnded);
       assert.equal(run.state, 'done', JSON.stringify(run.events));
-      const grid = await json<GridView>(
+      const grid = await expectJson<GridView>(
         await server.request('GET', '/pipelines/grid?experiment=exp&pipeline=crash'),
         200
       );
-      const jobs = await json<JobView[]>(await server.request('GET', '/jobs'), 200);
+      const jobs = await expectJson<JobView[]>(await server.request('GET', '/jobs'), 200);
       const cellJobs = grid.rows.flatMap(r => Object.values(r.cells).map(c => c.jobId));
       assert.equal(new Set(cellJobs).size, 6);
       // one job per cell: nothing was submitted twice
@@ -316,9 +309,12 @@ describe('watched folders after a restart', () => {
     fs.mkdirSync(path.join(root, 'exp'));
     process.env.NEXUS_WATCH_SETTLE_MS = '300';
     let server = await startServerProcess(stateDir, root);
-    await json(await server.request('PUT', '/jobs/sites', { sites: [LOCAL_SITE] }), 200);
-    await json(await server.request('PUT', '/pipelines/definitions/test', testPipeline()), 200);
-    await json(
+    await expectJson(await server.request('PUT', '/jobs/sites', { sites: [LOCAL_SITE] }), 200);
+    await expectJson(
+      await server.request('PUT', '/pipelines/definitions/test', testPipeline()),
+      200
+    );
+    await expectJson(
       await server.request('PUT', '/pipelines/watch', {
         experiment: 'exp',
         autoRun: true,
@@ -335,7 +331,7 @@ describe('watched folders after a restart', () => {
       while (runs.length === 0) {
         assert.ok(Date.now() < deadline, 'the new scan was not run');
         await new Promise(resolve => setTimeout(resolve, 200));
-        runs = await json<RunView[]>(await server.request('GET', '/pipelines/runs'), 200);
+        runs = await expectJson<RunView[]>(await server.request('GET', '/pipelines/runs'), 200);
       }
       assert.deepEqual(runs[0].scans, ['late']);
       assert.equal(runs[0].auto, true);
