@@ -1,12 +1,11 @@
 import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { JobSpec } from '../../src/protocol/jobs.js';
 import type { AdapterJob, CommandRunner, PolledStatus } from '../../server/jobs/adapter.js';
 import { ProcessCommandRunner } from '../../server/jobs/command.js';
 import { parseSites, type SiteConfig } from '../../server/jobs/sites.js';
 import type { SlurmAdapter } from '../../server/jobs/slurm.js';
+import { tempDir } from '../server/helpers.js';
 
 // Shared by the tests and the benchmark that run against the real single-node Slurm brought up by
 // scripts/slurm-up.sh (debug partition, 2 h; demand partition, 10 min).
@@ -21,25 +20,26 @@ export function slurmRunning(): boolean {
   }
 }
 
-/** The sandbox as a site: demand is short, realtime is a QOS this user was not granted. */
-export const SANDBOX_SITE: SiteConfig = parseSites({
-  sites: [
-    {
-      name: 'sandbox',
-      scheduler: 'slurm',
-      pollIntervalSeconds: 1,
-      defaultQueue: 'debug',
-      queues: [
-        { name: 'debug', kind: 'partition' },
-        { name: 'demand', kind: 'partition', maxDurationSeconds: 600, maxNodes: 1 },
-        { name: 'realtime', kind: 'qos', accessGranted: false }
-      ]
-    }
+/** The sandbox as in a sites file: demand is short, realtime is a QOS this user was not granted. */
+export const SANDBOX = {
+  name: 'sandbox',
+  scheduler: 'slurm',
+  pollIntervalSeconds: 0.5,
+  defaultQueue: 'debug',
+  queues: [
+    { name: 'debug', kind: 'partition' },
+    { name: 'demand', kind: 'partition', maxDurationSeconds: 600, maxNodes: 1 },
+    { name: 'realtime', kind: 'qos', accessGranted: false }
   ]
+};
+
+/** The sandbox parsed (defaults filled in), polled every second. */
+export const SANDBOX_SITE: SiteConfig = parseSites({
+  sites: [{ ...SANDBOX, pollIntervalSeconds: 1 }]
 }).sites[0];
 
 export function tempJobRoot(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'nexus-slurm-'));
+  return tempDir('nexus-slurm-');
 }
 
 let counter = 0;

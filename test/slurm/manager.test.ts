@@ -16,23 +16,11 @@ import {
   type JobStack
 } from '../server/jobs-helpers.js';
 import { SlurmAdapter } from '../../server/jobs/slurm.js';
-import { CountingRunner, SLURM_NOT_RUNNING, slurmRunning } from './helpers.js';
+import { CountingRunner, SANDBOX, SLURM_NOT_RUNNING, slurmRunning } from './helpers.js';
 
 // The scenarios through the job manager on the real Slurm (scripts/slurm-up.sh), then the
 // crash test: 100 submissions to Slurm, kill -9 of the server in the middle, restart, and every
 // job accounted for and reconciled with what Slurm itself reports.
-
-const SANDBOX = {
-  name: 'sandbox',
-  scheduler: 'slurm',
-  pollIntervalSeconds: 0.5,
-  defaultQueue: 'debug',
-  queues: [
-    { name: 'debug', kind: 'partition' },
-    { name: 'demand', kind: 'partition', maxDurationSeconds: 600 },
-    { name: 'realtime', kind: 'qos', accessGranted: false }
-  ]
-};
 
 const read = (file: string | undefined): string => fs.readFileSync(file!, 'utf8');
 

@@ -13,22 +13,11 @@ import {
   waitForRun,
   type PipelineStack
 } from '../server/pipelines-helpers.js';
-import { SLURM_NOT_RUNNING, slurmRunning } from './helpers.js';
+import { SANDBOX, SLURM_NOT_RUNNING, slurmRunning } from './helpers.js';
 
 // The built-in nxrefine pipeline submitted to the real Slurm (scripts/slurm-up.sh): every step a
 // Slurm job chained with afterok, the transform an array job merged by combine. Its merged volume
 // must equal the one the local executor makes from a copy of the same scan.
-
-const SANDBOX = {
-  name: 'sandbox',
-  scheduler: 'slurm',
-  pollIntervalSeconds: 0.5,
-  defaultQueue: 'debug',
-  queues: [
-    { name: 'debug', kind: 'partition' },
-    { name: 'demand', kind: 'partition', maxDurationSeconds: 600 }
-  ]
-};
 
 const PYTHON = path.join(REPO, '.venv', 'bin', 'python');
 
