@@ -118,7 +118,12 @@ program
     parseSubset,
     { index: 0, count: 1 }
   )
-  .option('--threads <T>', 'binning threads', parsePositiveInteger, os.availableParallelism())
+  .option(
+    '--threads <T>',
+    'threads that decompress frames, and threads that bin them (T each)',
+    parsePositiveInteger,
+    os.availableParallelism()
+  )
   .option('--timings', 'print where the time went (JSON, seconds) on stderr')
   .action(
     async (

@@ -34,7 +34,7 @@ export interface TransformRequest {
   subset: { index: number; count: number };
   /** binning threads */
   threads: number;
-  /** h5wasm workers decompressing frames; all cores by default */
+  /** h5wasm workers decompressing frames; as many as binning threads by default */
   readers?: number;
   command: string;
   onStart?: (frames: number) => void;
@@ -151,7 +151,7 @@ export async function runTransform(request: TransformRequest): Promise<Transform
   const pixels = stack.rows * stack.cols;
   const [first, end] = subsetRange(stack.frames, request.subset);
   const blockFrames = framesPerBlock(stack.bytesPerFrame);
-  const readers = new BlockReaders(stack, request.readers ?? os.availableParallelism());
+  const readers = new BlockReaders(stack, request.readers ?? request.threads);
   try {
     // started before the set-up below, which then overlaps the workers' start and first reads
     const blocks = readers.inOrder(blocksOf(first, end, blockFrames), 2 * readers.workers);
