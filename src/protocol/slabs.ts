@@ -58,6 +58,27 @@ export interface SlabSnapshot {
   message?: string;
 }
 
+/**
+ * A GET /slabs/:id answer: uint32 (little-endian) length of the JSON header, the header (padded
+ * to 4 bytes so the arrays are aligned), then float32 v and float32 n.
+ */
+export function decodeSlabSnapshot(body: ArrayBuffer): {
+  header: SlabSnapshot;
+  v: Float32Array;
+  n: Float32Array;
+} {
+  const length = new DataView(body).getUint32(0, true);
+  const header = JSON.parse(
+    new TextDecoder().decode(new Uint8Array(body, 4, length))
+  ) as SlabSnapshot;
+  const pixels = (body.byteLength - 4 - length) / 8;
+  return {
+    header,
+    v: new Float32Array(body, 4 + length, pixels),
+    n: new Float32Array(body, 4 + length + 4 * pixels, pixels)
+  };
+}
+
 /** What GET /slabs/source answers: whether the slab control applies to a file. */
 export interface SlabSource {
   kind: SlabKind | null;

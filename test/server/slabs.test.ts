@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { File, Group } from 'h5wasm/node';
-import type { SlabInfo, SlabRequest, SlabSnapshot } from '../../src/protocol/slabs.js';
+import { decodeSlabSnapshot, type SlabInfo, type SlabRequest } from '../../src/protocol/slabs.js';
 import { Roots } from '../../server/files/roots.js';
 import { ResponseCache } from '../../server/h5grove/cache.js';
 import { WorkerPool } from '../../server/hdf5/pool.js';
@@ -64,19 +64,6 @@ async function fullTransform(
   }
 }
 
-function decode(body: ArrayBuffer): { header: SlabSnapshot; v: Float32Array; n: Float32Array } {
-  const length = new DataView(body).getUint32(0, true);
-  const header = JSON.parse(
-    new TextDecoder().decode(new Uint8Array(body, 4, length))
-  ) as SlabSnapshot;
-  const pixels = (body.byteLength - 4 - length) / 8;
-  return {
-    header,
-    v: new Float32Array(body, 4 + length, pixels),
-    n: new Float32Array(body, 4 + length + 4 * pixels, pixels)
-  };
-}
-
 describe('interactive slabs', () => {
   const root = tempDir('slabs-');
   const scan = path.join(root, 'scan.nxs');
@@ -91,12 +78,15 @@ describe('interactive slabs', () => {
       headers: { Authorization: `token ${TOKEN}`, 'Content-Type': 'application/json' },
       body: JSON.stringify(body)
     });
-  const poll = async (id: string, after: number): Promise<ReturnType<typeof decode>> => {
+  const poll = async (
+    id: string,
+    after: number
+  ): Promise<ReturnType<typeof decodeSlabSnapshot>> => {
     const r = await fetch(`${url}/slabs/${id}?after=${after}`, {
       headers: { Authorization: `token ${TOKEN}` }
     });
     assert.equal(r.status, 200);
-    return decode(await r.arrayBuffer());
+    return decodeSlabSnapshot(await r.arrayBuffer());
   };
 
   before(async () => {
@@ -159,7 +149,7 @@ describe('interactive slabs', () => {
       'the layer holds data'
     );
 
-    const partials: ReturnType<typeof decode>[] = [];
+    const partials: ReturnType<typeof decodeSlabSnapshot>[] = [];
     let seq = -1;
     for (;;) {
       const snapshot = await poll(info.id, seq);

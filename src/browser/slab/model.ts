@@ -4,7 +4,13 @@
 import { URLExt } from '@jupyterlab/coreutils';
 import { Signal, type ISignal } from '@lumino/signaling';
 
-import type { SlabInfo, SlabRequest, SlabSnapshot, SlabSource } from '../../protocol/slabs';
+import {
+  decodeSlabSnapshot,
+  type SlabInfo,
+  type SlabRequest,
+  type SlabSnapshot,
+  type SlabSource
+} from '../../protocol/slabs';
 import { requestInit } from '../fetcher';
 
 export interface ISlabResult {
@@ -24,19 +30,6 @@ async function failure(response: Response): Promise<Error> {
     // not JSON: keep the status line
   }
   return new Error(message);
-}
-
-function decode(body: ArrayBuffer): { header: SlabSnapshot; v: Float32Array; n: Float32Array } {
-  const length = new DataView(body).getUint32(0, true);
-  const header = JSON.parse(
-    new TextDecoder().decode(new Uint8Array(body, 4, length))
-  ) as SlabSnapshot;
-  const pixels = (body.byteLength - 4 - length) / 8;
-  return {
-    header,
-    v: new Float32Array(body, 4 + length, pixels),
-    n: new Float32Array(body, 4 + length + 4 * pixels, pixels)
-  };
 }
 
 export class SlabModel {
@@ -99,7 +92,7 @@ export class SlabModel {
         if (!response.ok) {
           throw await failure(response);
         }
-        const { header, v, n } = decode(await response.arrayBuffer());
+        const { header, v, n } = decodeSlabSnapshot(await response.arrayBuffer());
         if (generation !== this._generation) {
           return;
         }
