@@ -9,6 +9,7 @@ import { ResponseCache } from './h5grove/cache.js';
 import { DEFAULT_MAX_SLAB_MB } from './h5grove/handlers.js';
 import { ReadBudget } from './h5grove/read-budget.js';
 import { WorkerPool } from './hdf5/pool.js';
+import { workerLocation } from './hdf5/worker-location.js';
 import { createApp } from './http/app.js';
 import { JobEvents } from './jobs/events.js';
 import { JobManager } from './jobs/manager.js';
@@ -86,23 +87,14 @@ for (const r of o.root) {
   }
 }
 
-// Bundled: h5-worker.mjs and plugins/ sit next to this file. From sources (tsx): use the .ts
-// worker through tsx and the plugins of the installed h5wasm-plugins package.
+// Bundled, the addons and step programs sit next to this file; from sources (tsx), elsewhere.
 const here = path.dirname(fileURLToPath(import.meta.url));
 const bundled = import.meta.url.endsWith('.mjs');
-const workerUrl = bundled
-  ? new URL('./h5-worker.mjs', import.meta.url)
-  : new URL('./hdf5/worker.ts', import.meta.url);
-const pluginDir = bundled
-  ? path.join(here, 'plugins')
-  : path.resolve(here, '..', 'node_modules', 'h5wasm-plugins', 'plugins');
 
 const pool = new WorkerPool({
+  ...workerLocation(),
   size: Math.max(1, Number.parseInt(o.workers, 10) || 1),
-  workerUrl,
-  pluginDir,
   timeoutMs: Number.parseInt(o.timeout, 10) || 60000,
-  tsx: !bundled,
   warmUp: true
 });
 if (o.stdio) {
