@@ -8,12 +8,12 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Roots } from '../../server/files/roots.js';
 import { ResponseCache } from '../../server/h5grove/cache.js';
-import { WorkerPool } from '../../server/hdf5/pool.js';
+import type { WorkerPool } from '../../server/hdf5/pool.js';
 import { createApp } from '../../server/http/app.js';
 import { Sites } from '../../server/jobs/sites.js';
 import { LoopbackChannel } from '../../server/remote/channel.js';
 import { RemoteSites } from '../../server/remote/remote-sites.js';
-import { REPO, tempDir, writeH5 } from '../server/helpers.js';
+import { REPO, startTestPool, tempDir, writeH5 } from '../server/helpers.js';
 
 // Remote sites against a real sshd on loopback (sudo scripts/sshd-up.sh): the account
 // `nexusremote` is the remote host's user, reached with a key checked against known_hosts; its
@@ -114,13 +114,7 @@ describe('remote site over SSH', () => {
       path.join(localRoot, 'known_hosts'),
       `[127.0.0.1]:${port} ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n`
     );
-    pool = new WorkerPool({
-      size: 2,
-      workerUrl: new URL('../../server/hdf5/worker.ts', import.meta.url),
-      pluginDir: path.join(REPO, 'node_modules', 'h5wasm-plugins', 'plugins'),
-      timeoutMs: 20000,
-      tsx: true
-    });
+    pool = startTestPool();
     const files = { roots: new Roots([localRoot]), pool, cache: new ResponseCache(1 << 26) };
     remoteSites = new RemoteSites(sites, new LoopbackChannel(createApp(files)));
     server = createApp({ ...files, sites: remoteSites });

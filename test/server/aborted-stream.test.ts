@@ -8,8 +8,8 @@ import { Roots } from '../../server/files/roots.js';
 import { streamNumeric } from '../../server/h5grove/data.js';
 import { normalizeSelection } from '../../server/h5grove/selection.js';
 import type { DatasetDescription } from '../../server/hdf5/messages.js';
-import { WorkerPool } from '../../server/hdf5/pool.js';
-import { REPO, tempDir, writeH5 } from './helpers.js';
+import type { WorkerPool } from '../../server/hdf5/pool.js';
+import { startTestPool, tempDir, writeH5 } from './helpers.js';
 
 // A streamed /data body whose client goes away mid-way: the read must end (its pieces freed, the
 // reads still planned dropped) instead of waiting forever for a 'drain' of a closed connection.
@@ -24,13 +24,7 @@ before(() => {
     path.join(dir, 'big.h5'),
     `f.create_dataset('stack', data=np.ones((256, 256, 256), dtype='<f4'), chunks=(1, 256, 256))`
   );
-  pool = new WorkerPool({
-    size: 2,
-    workerUrl: new URL('../../server/hdf5/worker.ts', import.meta.url),
-    pluginDir: path.join(REPO, 'node_modules', 'h5wasm-plugins', 'plugins'),
-    timeoutMs: 20000,
-    tsx: true
-  });
+  pool = startTestPool();
 });
 after(async () => {
   await pool.close();

@@ -37,12 +37,18 @@ export interface TestServer {
   ): Promise<Response>;
 }
 
-export async function startServer(
-  root: string,
-  opts: { timeoutMs?: number; workers?: number; plugins?: boolean; maxSlabBytes?: number } = {}
-): Promise<TestServer> {
-  const token = 'test-token';
-  const pool = new WorkerPool({
+export interface TestPoolOptions {
+  /** default 2 */
+  workers?: number;
+  /** false: without the HDF5 compression plugins */
+  plugins?: boolean;
+  /** per read; default 20 s */
+  timeoutMs?: number;
+}
+
+/** The HDF5 worker pool as the server makes it, its worker run from source through tsx. */
+export function startTestPool(opts: TestPoolOptions = {}): WorkerPool {
+  return new WorkerPool({
     size: opts.workers ?? 2,
     workerUrl: new URL('../../server/hdf5/worker.ts', import.meta.url),
     pluginDir:
@@ -52,6 +58,14 @@ export async function startServer(
     timeoutMs: opts.timeoutMs ?? 20000,
     tsx: true
   });
+}
+
+export async function startServer(
+  root: string,
+  opts: TestPoolOptions & { maxSlabBytes?: number } = {}
+): Promise<TestServer> {
+  const token = 'test-token';
+  const pool = startTestPool(opts);
   const server = createApp({
     roots: new Roots([root]),
     pool,

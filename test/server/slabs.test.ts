@@ -9,14 +9,14 @@ import { File, Group } from 'h5wasm/node';
 import { decodeSlabSnapshot, type SlabInfo, type SlabRequest } from '../../src/protocol/slabs.js';
 import { Roots } from '../../server/files/roots.js';
 import { ResponseCache } from '../../server/h5grove/cache.js';
-import { WorkerPool } from '../../server/hdf5/pool.js';
+import type { WorkerPool } from '../../server/hdf5/pool.js';
 import { createApp } from '../../server/http/app.js';
 import { SlabService } from '../../server/slabs/slab-service.js';
 import type { Grid } from '../../server/transform/grid.js';
 import { parseGrid } from '../../server/transform/grid.js';
 import { initHdf5 } from '../../server/transform/hdf5-access.js';
 import { runTransform } from '../../server/transform/transform.js';
-import { REPO, tempDir } from './helpers.js';
+import { REPO, startTestPool, tempDir } from './helpers.js';
 
 const PYTHON = path.join(REPO, '.venv', 'bin', 'python');
 const TOKEN = 'slab-token';
@@ -93,13 +93,7 @@ describe('interactive slabs', () => {
     writeDemo(root, 'scan.nxs', 60, 96);
     writeDemo(root, 'long.nxs', 400, 192);
     await initHdf5();
-    pool = new WorkerPool({
-      size: 2,
-      workerUrl: new URL('../../server/hdf5/worker.ts', import.meta.url),
-      pluginDir: path.join(REPO, 'node_modules', 'h5wasm-plugins', 'plugins'),
-      timeoutMs: 60000,
-      tsx: true
-    });
+    pool = startTestPool({ timeoutMs: 60000 });
     const roots = new Roots([root]);
     service = new SlabService({ pool, roots, cacheBytes: 64 * 1024 * 1024, threads: 2 });
     const server = createApp({
