@@ -199,6 +199,8 @@ export async function runTransform(request: TransformRequest): Promise<Transform
             onProgress: f => request.onProgress?.(done + f),
             signal: request.signal
           });
+          // awaited once the next block has arrived: a failure meanwhile is not unhandled
+          binning.catch(() => undefined);
           reading = performance.now();
         }
       } finally {
