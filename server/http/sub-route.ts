@@ -10,8 +10,17 @@ export interface SubRoute {
   only(...allowed: string[]): void;
 }
 
+/** One percent-encoded path segment; a malformed escape such as `%zz` is the client's error. */
+export function decodePathSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new HttpError(400, `Malformed percent-escape in path segment ${JSON.stringify(segment)}`);
+  }
+}
+
 export function subRoute(route: string, req: IncomingMessage): SubRoute {
-  const parts = route.split('/').slice(2).map(decodeURIComponent);
+  const parts = route.split('/').slice(2).map(decodePathSegment);
   const method = req.method ?? 'GET';
   const only = (...allowed: string[]): void => {
     if (!allowed.includes(method)) {

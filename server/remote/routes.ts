@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { HttpError } from '../http/errors.js';
 import { sendJson } from '../http/respond.js';
+import { decodePathSegment } from '../http/sub-route.js';
 import { readBody } from './channel.js';
 import type { RemoteSites } from './remote-sites.js';
 
@@ -21,7 +22,7 @@ export async function handleSites(
   if (!match) {
     throw new HttpError(404, `Unknown endpoint ${route}`);
   }
-  const name = decodeURIComponent(match[1]);
+  const name = decodePathSegment(match[1]);
   const site = sites.site(name);
   if (!site) {
     throw new HttpError(404, `Unknown site ${name}`);

@@ -162,13 +162,14 @@ const byId = fc
   .tuple(
     fc.constantFrom('GET', 'POST', 'DELETE', 'PUT'),
     fc.constantFrom('/jobs/', '/pipelines/runs/', '/slabs/', '/pipelines/definitions/'),
-    id,
+    // ids as a client encodes them, and malformed percent-escapes as a hostile one sends them
+    fc.oneof(id.map(encodeURIComponent), fc.constantFrom('%', '%zz', '%E0%A4%A', '%%41')),
     fc.constantFrom('', '/logs', '/cancel', '/retry', '/redirect', '/save', '/code', '/x/y'),
     fc.record({ tail: anyString, task: anyString, stream: anyString, after: anyString })
   )
   .map(([method, route, i, action, query]): FuzzRequest => ({
     method,
-    target: `${route}${encodeURIComponent(i)}${action}?${new URLSearchParams(query)}`,
+    target: `${route}${i}${action}?${new URLSearchParams(query)}`,
     body: method === 'GET' || method === 'DELETE' ? undefined : '{}'
   }));
 const posts = fc
