@@ -1,4 +1,4 @@
-import fs from 'node:fs';
+import { FileStructures, UNDEFINED_ADDRESS, uint } from './file-format.js';
 
 // Where each chunk of a chunked dataset is stored, read from the file's own structures (HDF5
 // file format spec 3.0: superblock, object header, data layout message, chunk index). h5wasm
@@ -23,111 +23,13 @@ export interface ChunkIndex {
   chunks: Map<string, StoredChunk>;
 }
 
-const SIGNATURE = Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]);
-const UNDEFINED_ADDRESS = 2 ** 64 - 1;
 const MSG_LAYOUT = 0x0008;
-const MSG_CONTINUATION = 0x0010;
 /** more chunks than this: not worth indexing in JavaScript per request */
 const MAX_CHUNKS = 1_000_000;
 
-class FileReader {
-  base = 0;
-  offsetSize = 8;
-  lengthSize = 8;
-
-  constructor(private readonly fd: number) {}
-
-  bytes(address: number, length: number): Buffer {
-    const buf = Buffer.allocUnsafe(length);
-    const got = fs.readSync(this.fd, buf, 0, length, this.base + address);
-    if (got !== length) {
-      throw new Error('HDF5 structure runs past the end of the file');
-    }
-    return buf;
-  }
-}
-
-/** Little-endian unsigned integer of `size` bytes; 2^64-1 (undefined address) stays exact. */
-function uint(buf: Buffer, at: number, size: number): number {
-  if (size === 8) {
-    const v = buf.readBigUInt64LE(at);
-    return v === 0xffffffffffffffffn ? UNDEFINED_ADDRESS : Number(v);
-  }
-  return buf.readUIntLE(at, size);
-}
-
-function readSuperblock(r: FileReader, fileSize: number): void {
-  for (let at = 0; at + 64 <= fileSize; at = at === 0 ? 512 : at * 2) {
-    const head = r.bytes(at, 64);
-    if (!head.subarray(0, 8).equals(SIGNATURE)) {
-      continue;
-    }
-    const version = head[8];
-    if (version <= 1) {
-      r.offsetSize = head[13];
-      r.lengthSize = head[14];
-      r.base = uint(head, version === 0 ? 24 : 28, r.offsetSize);
-    } else {
-      r.offsetSize = head[9];
-      r.lengthSize = head[10];
-      r.base = uint(head, 12, r.offsetSize);
-    }
-    return;
-  }
-  throw new Error('no HDF5 superblock');
-}
-
-/** The body of the object header's data layout message, following continuation blocks. */
-function layoutMessage(r: FileReader, address: number): Buffer | null {
-  const blocks: { start: number; length: number; v2: boolean; creationOrder: boolean }[] = [];
-  const prefix = r.bytes(address, 32);
-  let v2: boolean;
-  let creationOrder = false;
-  if (prefix.toString('latin1', 0, 4) === 'OHDR') {
-    v2 = true;
-    const flags = prefix[5];
-    creationOrder = (flags & 0x04) !== 0;
-    let at = 6 + (flags & 0x20 ? 16 : 0) + (flags & 0x10 ? 4 : 0);
-    const sizeBytes = 1 << (flags & 0x03);
-    const length = uint(prefix, at, sizeBytes);
-    at += sizeBytes;
-    blocks.push({ start: address + at, length, v2, creationOrder });
-  } else if (prefix[0] === 1) {
-    v2 = false;
-    blocks.push({ start: address + 16, length: prefix.readUInt32LE(8), v2, creationOrder });
-  } else {
-    return null;
-  }
-  for (let b = 0; b < blocks.length && b < 64; b++) {
-    const block = blocks[b];
-    const data = r.bytes(block.start, block.length);
-    const headerSize = v2 ? 4 + (creationOrder ? 2 : 0) : 8;
-    for (let at = 0; at + headerSize <= data.length;) {
-      const type = v2 ? data[at] : data.readUInt16LE(at);
-      const size = data.readUInt16LE(at + (v2 ? 1 : 2));
-      const body = data.subarray(at + headerSize, at + headerSize + size);
-      if (type === MSG_LAYOUT) {
-        return body;
-      }
-      if (type === MSG_CONTINUATION) {
-        const start = uint(body, 0, r.offsetSize);
-        const length = uint(body, r.offsetSize, r.lengthSize);
-        // a v2 continuation block starts with "OCHK" and ends with a checksum
-        blocks.push(
-          v2
-            ? { start: start + 4, length: length - 8, v2, creationOrder }
-            : { start, length, v2, creationOrder }
-        );
-      }
-      at += headerSize + size;
-    }
-  }
-  return null;
-}
-
 /** Entries of a version 1 B-tree of chunks (node type 1), depth first. */
 function btreeV1Chunks(
-  r: FileReader,
+  r: FileStructures,
   address: number,
   rank: number,
   out: Map<string, StoredChunk>
@@ -153,7 +55,7 @@ function btreeV1Chunks(
       coords.push(Number(body.readBigUInt64LE(key + 8 + 8 * d)));
     }
     out.set(coords.join(','), {
-      offset: r.base + child,
+      offset: r.absolute(child),
       size: body.readUInt32LE(key),
       filterMask: body.readUInt32LE(key + 4)
     });
@@ -186,7 +88,7 @@ function gridCoordinates(shape: number[], chunkDims: number[]): string[] {
 
 /** Entries of a non-paged fixed array index (layout version 4, index type 3). */
 function fixedArrayChunks(
-  r: FileReader,
+  r: FileStructures,
   address: number,
   /** the size of an unfiltered chunk */
   chunkBytes: number,
@@ -219,7 +121,7 @@ function fixedArrayChunks(
       continue;
     }
     out.set(keys[i], {
-      offset: r.base + offset,
+      offset: r.absolute(offset),
       size: filtered ? uint(block, at + O, entrySize - O - 4) : chunkBytes,
       filterMask: filtered ? block.readUInt32LE(at + entrySize - 4) : 0
     });
@@ -235,11 +137,10 @@ export function readChunkIndex(
   objectAddress: number,
   shape: number[]
 ): ChunkIndex | null {
-  const r = new FileReader(fd);
   try {
-    readSuperblock(r, fs.fstatSync(fd).size);
-    const layout = layoutMessage(r, objectAddress);
-    if (layout === null || layout[1] !== 2) {
+    const r = new FileStructures(fd);
+    const layout = r.headerMessages(objectAddress).find(m => m.type === MSG_LAYOUT)?.body;
+    if (layout === undefined || layout[1] !== 2) {
       return null;
     }
     const O = r.offsetSize;
@@ -276,7 +177,7 @@ export function readChunkIndex(
       const filterMask = filtered ? layout.readUInt32LE(at + r.lengthSize) : 0;
       const address = uint(layout, at + (filtered ? r.lengthSize + 4 : 0), O);
       if (address !== UNDEFINED_ADDRESS) {
-        chunks.set(shape.map(() => 0).join(','), { offset: r.base + address, size, filterMask });
+        chunks.set(shape.map(() => 0).join(','), { offset: r.absolute(address), size, filterMask });
       }
     } else if (indexType === 3) {
       const address = uint(layout, at + 1, O);

@@ -1,12 +1,12 @@
 import fs from 'node:fs';
 import zlib from 'node:zlib';
-import { Module } from 'h5wasm/node';
 import type { Dataset, File as H5File } from 'h5wasm/node';
 import type { AxisSelection } from '../h5grove/selection.js';
 import { axisCount } from '../h5grove/selection.js';
 import { readChunkIndex } from './chunk-index.js';
 import type { ChunkIndex } from './chunk-index.js';
 import type { FileKey } from './messages.js';
+import { objectAddress } from './object-address.js';
 import { H5T } from './types.js';
 
 // Numeric reads of gzip (or unfiltered) chunked datasets without HDF5's chunk pipeline: the
@@ -24,44 +24,17 @@ const INPUT_MARGIN = 1.1;
 const INPUT_SLACK_BYTES = 4096;
 /** above this share of a chunk, inflate it whole */
 const WHOLE_CHUNK_SHARE = 0.9;
-const MAX_LINK_HOPS = 16;
 const CACHED_INDEXES = 32;
 
 const indexes = new Map<string, ChunkIndex | null>();
-
-/** False if reaching `path` crosses an external link: its object then lives in another file. */
-function storedInThisFile(fileId: bigint, path: string, hops = 0): boolean {
-  if (hops > MAX_LINK_HOPS) {
-    return false;
-  }
-  const parts = path.split('/').filter(p => p !== '');
-  for (let i = 1; i <= parts.length; i++) {
-    const prefix = `/${parts.slice(0, i).join('/')}`;
-    const external = Module.get_external_link(fileId, prefix) as { filename?: string };
-    if (external?.filename) {
-      return false;
-    }
-    const soft = Module.get_symbolic_link(fileId, prefix) as string | null;
-    if (typeof soft === 'string' && soft !== '') {
-      const parent = `/${parts.slice(0, i - 1).join('/')}`;
-      const target = soft.startsWith('/') ? soft : `${parent === '/' ? '' : parent}/${soft}`;
-      return storedInThisFile(fileId, [target, ...parts.slice(i)].join('/'), hops + 1);
-    }
-  }
-  return true;
-}
 
 function chunkIndexOf(key: FileKey, file: H5File, fd: number, path: string, shape: number[]) {
   const cacheKey = `${key.realPath}\0${key.mtimeMs}:${key.size}\0${path}`;
   if (indexes.has(cacheKey)) {
     return indexes.get(cacheKey)!;
   }
-  let index: ChunkIndex | null = null;
-  if (storedInThisFile(file.file_id, path)) {
-    const ref = Module.create_object_reference(file.file_id, path) as ArrayLike<number>;
-    const address = Number(Buffer.from(Uint8Array.from(ref)).readBigUInt64LE(0));
-    index = readChunkIndex(fd, address, shape);
-  }
+  const address = objectAddress(file.file_id, path);
+  const index = address === null ? null : readChunkIndex(fd, address, shape);
   indexes.set(cacheKey, index);
   while (indexes.size > CACHED_INDEXES) {
     indexes.delete(indexes.keys().next().value as string);

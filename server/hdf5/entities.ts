@@ -15,6 +15,7 @@ import type {
 } from '../../src/protocol/h5grove.js';
 import { HttpError } from '../http/errors.js';
 import { legacyAttributeMetadata, legacyNxdata } from './nexus-legacy.js';
+import type { ChildHeaders } from './child-headers.js';
 import type { GroupOutline } from './messages.js';
 import { typeMetadata } from './types.js';
 
@@ -133,7 +134,12 @@ function filtersOf(ds: Dataset): { id: number; name: string }[] | null {
   return filters.length === 0 ? null : filters.map(f => ({ id: f.id, name: f.name }));
 }
 
-export function describeResolved(r: Resolved, withChildren: boolean, file: H5File): EntityMetadata {
+export function describeResolved(
+  r: Resolved,
+  withChildren: boolean,
+  file: H5File,
+  headers?: ChildHeaders
+): EntityMetadata {
   if ('link' in r) {
     // keys sorted like h5grove's output
     return r.link.kind === 'soft_link'
@@ -170,7 +176,7 @@ export function describeResolved(r: Resolved, withChildren: boolean, file: H5Fil
   if (!withChildren) {
     return { attributes: attributesOf(group), kind: 'group', name };
   }
-  const children = describeChildren(file, group.path, group.keys());
+  const children = describeChildren(file, group.path, group.keys(), headers);
   return { attributes: requestedGroupAttributes(group), children, kind: 'group', name };
 }
 
@@ -205,7 +211,8 @@ export function describeGroupOutline(r: Resolved): GroupOutline | null {
 export function describeChildren(
   file: H5File,
   groupPath: string,
-  names: string[]
+  names: string[],
+  headers: ChildHeaders = () => null
 ): EntityMetadata[] {
   const base = groupPath === '/' ? '' : groupPath;
   // Children are always resolved with only_valid (the reference calls the factory without it).
@@ -217,7 +224,22 @@ export function describeChildren(
   let tryDataset = true;
   for (const key of names) {
     const path = `${base}/${key}`;
-    const fast = tryDataset ? datasetChild(file.file_id, path, key) : null;
+    const header = headers(key);
+    if (header?.dataset) {
+      const { shape, metadata } = header.dataset;
+      children.push({
+        attributes: header.mayHaveAttributes ? attributesAt(file.file_id, path) : [],
+        chunks: null,
+        filters: null,
+        kind: 'dataset',
+        name: key,
+        shape,
+        type: typeMetadata(metadata as Metadata)
+      });
+      continue;
+    }
+    const mayHaveAttributes = header?.mayHaveAttributes ?? true;
+    const fast = tryDataset ? datasetChild(file.file_id, path, key, mayHaveAttributes) : null;
     if (fast) {
       children.push(fast);
       continue;
@@ -230,7 +252,12 @@ export function describeChildren(
 }
 
 /** A child's /meta if `path` opens as a dataset (following links, as `file.get` does). */
-function datasetChild(fileId: bigint, path: string, name: string): EntityMetadata | null {
+function datasetChild(
+  fileId: bigint,
+  path: string,
+  name: string,
+  mayHaveAttributes: boolean
+): EntityMetadata | null {
   let m: Metadata;
   try {
     m = Module.get_dataset_metadata(fileId, path);
@@ -244,7 +271,7 @@ function datasetChild(fileId: bigint, path: string, name: string): EntityMetadat
   // has none, so its filter list need not be opened for.
   const filters = m.chunks ? Module.get_dataset_filters(fileId, path) : [];
   return {
-    attributes: attributesAt(fileId, path),
+    attributes: mayHaveAttributes ? attributesAt(fileId, path) : [],
     chunks: m.chunks ?? null,
     filters: filters.length === 0 ? null : filters.map(f => ({ id: f.id, name: f.name })),
     kind: 'dataset',

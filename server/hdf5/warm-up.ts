@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { File as H5File } from 'h5wasm/node';
 import type { Dataset } from 'h5wasm/node';
+import { withChildHeaders } from './child-headers.js';
 import { readChunksDirect } from './direct-chunk-read.js';
 import { describeChildren, describeResolved, resolvePath } from './entities.js';
 import type { FileKey } from './messages.js';
@@ -16,9 +17,9 @@ import { toJson } from '../http/respond.js';
 // in short rounds sent only while the worker has nothing else to do, so that a user's request
 // waits at most one round (a few ms) and the first real /meta runs on optimised code.
 
-const CHILDREN = 100;
+const CHILDREN = 50;
 /** rounds of describing CHILDREN children: ~3000 descriptions reach V8's optimising tier */
-export const WARM_UP_ROUNDS = 30;
+export const WARM_UP_ROUNDS = 60;
 const FRAME = [4, 64, 64];
 
 interface WarmFile {
@@ -98,7 +99,9 @@ export function warmUpRound(round: number): boolean {
   try {
     warm ??= create();
     const { key, file, names } = warm;
-    toJson(describeChildren(file, '/g', names));
+    toJson(
+      withChildHeaders(key, file, '/g', headers => describeChildren(file, '/g', names, headers))
+    );
     toJson(describeResolved(resolvePath(file, '/stack', 'only_valid', ''), true, file));
     const stack = file.get('/stack') as Dataset;
     const row = [

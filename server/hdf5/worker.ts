@@ -10,6 +10,7 @@ import {
   linkRepr,
   resolvePath
 } from './entities.js';
+import { withChildHeaders } from './child-headers.js';
 import { readChunksDirect } from './direct-chunk-read.js';
 import { getFile } from './handles.js';
 import { legacyNxdata } from './nexus-legacy.js';
@@ -55,10 +56,24 @@ function handle(req: WorkerRequest | WarmUpRequest): { result: unknown; transfer
       }
       // Serialised here: one string crosses to the main thread faster than a structured clone
       // of tens of thousands of child objects, and the event loop stays free meanwhile.
-      return { result: toJson(describeResolved(r, true, file)) };
+      const meta =
+        'entity' in r && r.entity instanceof Group
+          ? withChildHeaders(req.file, file, req.path, headers =>
+              describeResolved(r, true, file, headers)
+            )
+          : describeResolved(r, true, file);
+      return { result: toJson(meta) };
     }
-    case 'metaChildren':
-      return { result: toJson(describeChildren(getFile(req.file), req.path, req.names)) };
+    case 'metaChildren': {
+      const file = getFile(req.file);
+      return {
+        result: toJson(
+          withChildHeaders(req.file, file, req.path, headers =>
+            describeChildren(file, req.path, req.names, headers)
+          )
+        )
+      };
+    }
     case 'attr': {
       const file = getFile(req.file);
       const r = resolvePath(file, req.path, req.resolveLinks, req.basename);
