@@ -94,8 +94,7 @@ const bundled = import.meta.url.endsWith('.mjs');
 const pool = new WorkerPool({
   ...workerLocation(),
   size: Math.max(1, Number.parseInt(o.workers, 10) || 1),
-  timeoutMs: Number.parseInt(o.timeout, 10) || 60000,
-  warmUp: true
+  timeoutMs: Number.parseInt(o.timeout, 10) || 60000
 });
 if (o.stdio) {
   // A remote site: files only (no jobs, no state), until the SSH channel closes.

@@ -35,13 +35,6 @@ export type WorkerRequest =
   /** test hook: block the worker forever */
   | (BaseRequest & { op: 'hang' });
 
-/** One round of a fresh worker's warm-up (warm-up.ts); the result is true after the last. */
-export interface WarmUpRequest {
-  id: number;
-  op: 'warmUp';
-  round: number;
-}
-
 /** /meta of a large group before its children, which are described in parallel. */
 export interface GroupOutline {
   attributes: AttributeMetadata[];

@@ -14,15 +14,7 @@ export interface PoolOptions {
   timeoutMs: number;
   /** load the worker's TypeScript source through tsx (tests and development) */
   tsx?: boolean;
-  /**
-   * run the warm-up (warm-up.ts) in each worker's idle time after its first start, so that the
-   * first requests do not run on V8's unoptimised code
-   */
-  warmUp?: boolean;
 }
-
-/** id of warm-up messages: request ids start at 1 */
-const WARM_UP_ID = 0;
 
 type Pending = {
   resolve: (v: unknown) => void;
@@ -37,61 +29,9 @@ class Slot {
   worker!: Worker;
   readonly pending = new Map<number, Pending>();
   private readyPromise!: Promise<void>;
-  /** next warm-up round; null once done, failed, or not wanted */
-  private warmUpRound: number | null;
-  private warmUpInFlight = false;
-  private warmUpEnded!: () => void;
-  /** resolves once the warm-up is over: done, failed, interrupted or not wanted */
-  readonly warmUpOver = new Promise<void>(resolve => {
-    this.warmUpEnded = resolve;
-  });
 
-  constructor(
-    private readonly opts: PoolOptions,
-    /** the pool's: true while no worker has a request in flight; called when one is answered */
-    private readonly poolIdle: () => boolean,
-    private readonly answered: () => void
-  ) {
-    // Only the first worker warms up: one that replaces a crashed worker must not repeat a
-    // warm-up that may be what crashed it.
-    this.warmUpRound = opts.warmUp ? 0 : null;
-    if (!opts.warmUp) {
-      this.warmUpEnded();
-    }
+  constructor(private readonly opts: PoolOptions) {
     this.spawn();
-    this.readyPromise.then(() => this.continueWarmUp()).catch(() => undefined);
-  }
-
-  /**
-   * The next warm-up round, if no worker has anything else to do: on a machine with few cores,
-   * a warm-up beside a request would slow that request down.
-   */
-  continueWarmUp(): void {
-    if (this.warmUpRound === null || this.warmUpInFlight || !this.poolIdle() || this.closed) {
-      return;
-    }
-    this.warmUpInFlight = true;
-    this.worker.postMessage({ op: 'warmUp', id: WARM_UP_ID, round: this.warmUpRound });
-  }
-
-  private warmUpAnswered(msg: WorkerResponse): void {
-    this.warmUpInFlight = false;
-    if (!msg.ok) {
-      // The server works without a warm-up, only its first requests are slower.
-      process.stderr.write(`nexus-server: HDF5 worker warm-up failed: ${msg.error.message}\n`);
-    }
-    if (msg.ok && msg.result === false) {
-      this.warmUpRound = this.warmUpRound! + 1;
-      this.continueWarmUp();
-    } else {
-      this.endWarmUp();
-    }
-  }
-
-  private endWarmUp(): void {
-    this.warmUpRound = null;
-    this.warmUpInFlight = false;
-    this.warmUpEnded();
   }
 
   private spawn(): void {
@@ -121,12 +61,6 @@ class Slot {
       if ('ready' in msg) {
         return;
       }
-      if (msg.id === WARM_UP_ID) {
-        if (this.worker === worker) {
-          this.warmUpAnswered(msg);
-        }
-        return;
-      }
       const p = this.pending.get(msg.id);
       if (!p) {
         return;
@@ -138,14 +72,12 @@ class Slot {
       } else {
         p.reject(new HttpError(msg.error.status, msg.error.message));
       }
-      this.answered();
     });
     worker.on('error', () => undefined);
     worker.on('exit', () => {
       if (this.worker !== worker) {
         return;
       }
-      this.endWarmUp();
       this.failAll(new HttpError(500, 'HDF5 worker exited unexpectedly'));
       if (!this.closed) {
         this.spawn();
@@ -166,7 +98,6 @@ class Slot {
   /** Replace a stuck worker; its in-flight requests fail. */
   recycle(reason: Error): void {
     const old = this.worker;
-    this.endWarmUp();
     this.failAll(reason);
     this.spawn();
     void old.terminate();
@@ -190,7 +121,6 @@ class Slot {
 
   async close(): Promise<void> {
     this.closed = true;
-    this.endWarmUp();
     this.failAll(new HttpError(503, 'server is shutting down'));
     await this.worker.terminate();
   }
@@ -205,19 +135,11 @@ function hash(text: string): number {
 }
 
 export class WorkerPool {
-  private readonly slots: Slot[] = [];
+  private readonly slots: Slot[];
   private nextId = 1;
 
   constructor(opts: PoolOptions) {
-    const idle = (): boolean => this.slots.every(s => s.pending.size === 0);
-    const answered = (): void => {
-      if (idle()) {
-        this.slots.forEach(s => s.continueWarmUp());
-      }
-    };
-    for (let i = 0; i < Math.max(1, opts.size); i++) {
-      this.slots.push(new Slot(opts, idle, answered));
-    }
+    this.slots = Array.from({ length: Math.max(1, opts.size) }, () => new Slot(opts));
   }
 
   get size(): number {
@@ -233,11 +155,6 @@ export class WorkerPool {
   /** Slots with nothing in flight: background work (prefetch) goes there, never queued. */
   idleSlots(): number[] {
     return this.slots.flatMap((s, i) => (s.pending.size === 0 ? [i] : []));
-  }
-
-  /** Test hook: resolves once every worker's warm-up is over. */
-  async warmUpOver(): Promise<void> {
-    await Promise.all(this.slots.map(s => s.warmUpOver));
   }
 
   /** Test hook: the thread id of the worker that owns a file. */

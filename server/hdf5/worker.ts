@@ -14,10 +14,9 @@ import { withChildHeaders } from './child-headers.js';
 import { readChunksDirect } from './direct-chunk-read.js';
 import { getFile } from './handles.js';
 import { legacyNxdata } from './nexus-legacy.js';
-import type { Description, WarmUpRequest, WorkerRequest, WorkerResponse } from './messages.js';
+import type { Description, WorkerRequest, WorkerResponse } from './messages.js';
 import { fixAsciiStrings, readAttribute, readBytes, readJson, toJsonValue, nest } from './reads.js';
 import { isBoolEnum, isNumeric } from './types.js';
-import { warmUpRound } from './warm-up.js';
 
 // One h5wasm instance per worker thread: the API is synchronous, so HDF5 work must stay off
 // the main event loop. Each worker owns its wasm heap and its open-file cache.
@@ -41,10 +40,8 @@ function requireDataset(req: WorkerRequest): Dataset {
   return r.entity;
 }
 
-function handle(req: WorkerRequest | WarmUpRequest): { result: unknown; transfer?: ArrayBuffer[] } {
+function handle(req: WorkerRequest): { result: unknown; transfer?: ArrayBuffer[] } {
   switch (req.op) {
-    case 'warmUp':
-      return { result: warmUpRound(req.round) };
     case 'meta': {
       const file = getFile(req.file);
       const r = resolvePath(file, req.path, req.resolveLinks, req.basename);
@@ -159,7 +156,7 @@ function handle(req: WorkerRequest | WarmUpRequest): { result: unknown; transfer
   }
 }
 
-parentPort!.on('message', (req: WorkerRequest | WarmUpRequest) => {
+parentPort!.on('message', (req: WorkerRequest) => {
   let msg: WorkerResponse;
   let transfer: ArrayBuffer[] = [];
   try {
