@@ -128,6 +128,16 @@ function fixedArrayChunks(
   }
 }
 
+/** The index, if every chunk lies within the file (a damaged size must not be allocated). */
+function inFile(r: FileStructures, index: ChunkIndex): ChunkIndex | null {
+  for (const { offset, size } of index.chunks.values()) {
+    if (offset + size > r.fileSize) {
+      return null;
+    }
+  }
+  return index;
+}
+
 /**
  * The chunk index of the dataset whose object header is at `objectAddress` (as an HDF5 object
  * reference gives it), or null if its layout or index is not one read here.
@@ -155,7 +165,7 @@ export function readChunkIndex(
       if (btree !== UNDEFINED_ADDRESS) {
         btreeV1Chunks(r, btree, rank, chunks);
       }
-      return { chunkDims: dims.slice(0, rank), elementSize: dims[rank], chunks };
+      return inFile(r, { chunkDims: dims.slice(0, rank), elementSize: dims[rank], chunks });
     }
     // version 5 (HDF5 2.0) encodes filtered chunk sizes differently: left to HDF5
     if (layout[0] !== 4 || layout[3] !== rank + 1) {
@@ -188,7 +198,7 @@ export function readChunkIndex(
     } else {
       return null;
     }
-    return { chunkDims, elementSize: dims[rank], chunks };
+    return inFile(r, { chunkDims, elementSize: dims[rank], chunks });
   } catch {
     // a structure not as expected: HDF5 itself will read (or explain) it
     return null;

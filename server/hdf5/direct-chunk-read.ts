@@ -166,7 +166,8 @@ function copySelection(
   const wholeBytes = dims.reduce((a, b) => a * b, esize);
   const chunkStrides = dims.map((_, d) => dims.slice(d + 1).reduce((a, b) => a * b, esize));
   const outStrides = counts.map((_, d) => counts.slice(d + 1).reduce((a, b) => a * b, esize));
-  const out = new Uint8Array(counts.reduce((a, b) => a * b, esize));
+  const outBytes = counts.reduce((a, b) => a * b, esize);
+  let out: Uint8Array<ArrayBuffer> | null = null;
   // chunk grid positions touched by the selection, per axis
   const firstChunk = axes.map((a, d) => Math.floor(a.start / dims[d]));
   const lastChunk = axes.map((a, d) => Math.floor((a.start + (counts[d] - 1) * a.step) / dims[d]));
@@ -189,6 +190,18 @@ function copySelection(
       if (chunk === null) {
         return null;
       }
+      if (
+        outBytes === wholeBytes &&
+        chunk.length === wholeBytes &&
+        chunk.byteOffset === 0 &&
+        chunk.buffer instanceof ArrayBuffer &&
+        chunk.buffer.byteLength === wholeBytes &&
+        axes.every((a, d) => a.step === 1 && a.start === starts[d] && counts[d] === dims[d])
+      ) {
+        // a selection that is exactly one chunk (a frame of a stack): the chunk is the answer
+        return chunk.buffer;
+      }
+      out ??= new Uint8Array(outBytes);
       copyChunk(chunk, out, axes, ranges, local, chunkStrides, outStrides, esize, rank);
     }
     let d = rank - 1;
@@ -199,7 +212,7 @@ function copySelection(
       grid[d] = firstChunk[d];
     }
     if (d < 0) {
-      return out.buffer;
+      return (out ?? new Uint8Array(outBytes)).buffer;
     }
   }
 }

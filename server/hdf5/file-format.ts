@@ -58,6 +58,10 @@ export class FileStructures {
   }
 
   private readAbsolute(at: number, length: number): Buffer {
+    // a damaged or hostile length must not allocate beyond what the file can hold
+    if (!(length >= 0 && at >= 0 && at + length <= this.fileSize)) {
+      throw new Error('HDF5 structure runs past the end of the file');
+    }
     const buf = Buffer.allocUnsafe(length);
     if (fs.readSync(this.fd, buf, 0, length, at) !== length) {
       throw new Error('HDF5 structure runs past the end of the file');
