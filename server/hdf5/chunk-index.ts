@@ -24,8 +24,12 @@ export interface ChunkIndex {
 }
 
 const MSG_LAYOUT = 0x0008;
-/** more chunks than this: not worth indexing in JavaScript per request */
-const MAX_CHUNKS = 1_000_000;
+/**
+ * Indexing walks the whole chunk index once per file version, where HDF5 looks up just the
+ * chunks it needs: a dataset with more chunks than this (a volume of small chunks) is better
+ * left to HDF5 than indexed for a small read.
+ */
+export const MAX_CHUNKS = 65_536;
 
 /** Entries of a version 1 B-tree of chunks (node type 1), depth first. */
 function btreeV1Chunks(

@@ -3,7 +3,7 @@ import zlib from 'node:zlib';
 import type { Dataset, File as H5File } from 'h5wasm/node';
 import type { AxisSelection } from '../h5grove/selection.js';
 import { axisCount } from '../h5grove/selection.js';
-import { readChunkIndex } from './chunk-index.js';
+import { MAX_CHUNKS, readChunkIndex } from './chunk-index.js';
 import type { ChunkIndex } from './chunk-index.js';
 import type { FileKey } from './messages.js';
 import { objectAddress } from './object-address.js';
@@ -124,7 +124,9 @@ export function readChunksDirect(
   }
   const counts = axes.map(axisCount);
   const total = counts.reduce((a, b) => a * b, 1);
-  if (total === 0) {
+  const chunkDims = m.chunks;
+  const chunkCount = m.shape.reduce((n, dim, d) => n * Math.ceil(dim / chunkDims[d]), 1);
+  if (total === 0 || chunkCount > MAX_CHUNKS) {
     return null;
   }
   let fd: number;
@@ -139,7 +141,6 @@ export function readChunksDirect(
       return null;
     }
     const index = chunkIndexOf(key, file, fd, path, m.shape);
-    const chunkDims = m.chunks;
     if (
       index === null ||
       index.elementSize !== m.size ||
