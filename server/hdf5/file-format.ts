@@ -2,7 +2,7 @@ import fs from 'node:fs';
 
 // Reading of HDF5's on-disk structures (HDF5 file format specification 3.0): the superblock's
 // address sizes and object header messages. h5wasm offers no access to these; chunk-index.ts
-// and symbol-table.ts read them to skip HDF5 work they can do cheaper. Every reader here
+// and child-headers.ts read them to skip HDF5 work they can do cheaper. Every reader here
 // throws on a structure that is not as expected, and its callers then let HDF5 do the work.
 
 const SIGNATURE = Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]);
