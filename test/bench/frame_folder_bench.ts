@@ -17,6 +17,7 @@ import { ResponseCache } from '../../server/h5grove/cache.js';
 import { WorkerPool } from '../../server/hdf5/pool.js';
 import { createApp } from '../../server/http/app.js';
 import { REPO, tempDir, writeH5 } from '../server/helpers.js';
+import { medianRequestMs } from './request-timing.js';
 
 const { values } = parseArgs({
   options: {
@@ -50,22 +51,6 @@ const server = createApp({ roots: new Roots([root]), pool, cache: new ResponseCa
 await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve));
 const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
-async function median(file: string, endpoint: string, params: Record<string, string>, n: number) {
-  const times: number[] = [];
-  for (let i = 0; i < n + 2; i++) {
-    const t0 = performance.now();
-    const res = await fetch(`${url}/${endpoint}?${new URLSearchParams({ file, ...params })}`);
-    if (res.status !== 200) {
-      throw new Error(`${endpoint} ${res.status}: ${await res.text()}`);
-    }
-    await res.arrayBuffer();
-    if (i >= 2) {
-      times.push(performance.now() - t0); // the first two warm up connections and handles
-    }
-  }
-  return times.sort((a, b) => a - b)[times.length >> 1];
-}
-
 const cases: [string, string, Record<string, string>, number][] = [
   ['meta of the stack', 'meta', {}, rounds],
   ['data of one frame', 'data', { selection: '42', format: 'bin' }, rounds],
@@ -74,8 +59,18 @@ const cases: [string, string, Record<string, string>, number][] = [
 ];
 console.log(`${frames} frames of 512×512 uint16, median of ${rounds} requests (3 for the stack)`);
 for (const [label, endpoint, params, n] of cases) {
-  const a = await median('stack.h5', endpoint, { path: '/frames', ...params }, n);
-  const b = await median('scan', endpoint, { path: '/entry/data/data', ...params }, n);
+  const a = await medianRequestMs(
+    url,
+    endpoint,
+    { file: 'stack.h5', path: '/frames', ...params },
+    n
+  );
+  const b = await medianRequestMs(
+    url,
+    endpoint,
+    { file: 'scan', path: '/entry/data/data', ...params },
+    n
+  );
   console.log(
     `${label.padEnd(24)} A HDF5 ${a.toFixed(2)} ms | B TIFF folder ${b.toFixed(2)} ms (${(b / a).toFixed(2)}x)`
   );

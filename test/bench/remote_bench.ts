@@ -25,6 +25,7 @@ import { Sites } from '../../server/jobs/sites.js';
 import { LoopbackChannel } from '../../server/remote/channel.js';
 import { RemoteSites } from '../../server/remote/remote-sites.js';
 import { REPO, tempDir, writeH5 } from '../server/helpers.js';
+import { medianRequestMs } from './request-timing.js';
 
 const { values } = parseArgs({ options: { rounds: { type: 'string', default: '30' } } });
 const rounds = Number(values.rounds);
@@ -106,33 +107,21 @@ const requests: [string, Record<string, string>, number][] = [
   ['data', { path: '/frames', selection: '3', format: 'bin', dtype: 'safe' }, 512 * 512 * 4]
 ];
 
-async function median(url: string, file: string, request: (typeof requests)[number]) {
-  const [endpoint, params] = request;
-  const times: number[] = [];
-  for (let i = 0; i < rounds + 2; i++) {
-    const t0 = performance.now();
-    const res = await fetch(`${url}/${endpoint}?${new URLSearchParams({ file, ...params })}`);
-    if (res.status !== 200) {
-      throw new Error(`${endpoint} ${res.status}: ${await res.text()}`);
-    }
-    await res.arrayBuffer();
-    if (i >= 2) {
-      times.push(performance.now() - t0); // first two warm up connections and handles
-    }
-  }
-  return times.sort((a, b) => a - b)[times.length >> 1];
-}
-
 const site = remoteSites.site('remote')!;
 const remoteFile = remoteDir ? `nexus://remote/${path.basename(remoteDir)}/data.h5` : '';
 for (const request of requests) {
   const label = `${request[0]} ${request[1].path}${request[1].selection ? `[${request[1].selection}]` : ''}`;
-  const a = await median(plainUrl, 'data.h5', request);
-  const b = await median(sitesUrl, 'data.h5', request);
+  const a = await medianRequestMs(plainUrl, request[0], { file: 'data.h5', ...request[1] }, rounds);
+  const b = await medianRequestMs(sitesUrl, request[0], { file: 'data.h5', ...request[1] }, rounds);
   let line = `${label.padEnd(22)} A local ${a.toFixed(2)} ms | B with sites ${b.toFixed(2)} ms (${(b / a).toFixed(2)}x)`;
   if (remoteDir) {
     const before = site.bytesIn;
-    const c = await median(sitesUrl, remoteFile, request);
+    const c = await medianRequestMs(
+      sitesUrl,
+      request[0],
+      { file: remoteFile, ...request[1] },
+      rounds
+    );
     const perRequest = (site.bytesIn - before) / (rounds + 2);
     line += ` | C over SSH ${c.toFixed(2)} ms (${(c / a).toFixed(2)}x), ${Math.round(perRequest)} B/request`;
     if (request[2] > 0) {
